@@ -83,7 +83,10 @@ export interface AppendRequest extends MessageBase {
 export interface AppendResponse extends MessageBase {
   readonly type: 'append-response';
   readonly success: boolean;
-  /** On success: the index of the last entry known to match the leader's log. */
+  /**
+   * On success: the index of the last entry known to match the leader's log. On rejection: the
+   * prevLogIndex that was rejected, so the leader can tell a stale rejection from a current one.
+   */
   readonly matchIndex: number;
   /**
    * On rejection, fast backtracking (thesis §5.3 optimisation): the follower's term at prevLogIndex
@@ -148,8 +151,9 @@ export interface SoftState {
 
 /**
  * The outbox of one step of the core. The driver must, in order:
- *  1. persist `snapshot` (if any), then `entries` (replacing any stored entries at index >= entries[0].index),
- *     then `hardState` (if any), and fsync;
+ *  1. persist `snapshot` (if any: it replaces the whole stored log, so delete every stored entry), then
+ *     `entries` (replacing any stored entries at index >= entries[0].index), then `hardState` (if any),
+ *     atomically, and fsync;
  *  2. send `messagesAfterPersist` (votes and append acks: they promise what was just persisted);
  *  3. apply `committedEntries` to the state machine, in order;
  *  4. call `advance(ready)`.
