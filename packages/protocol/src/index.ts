@@ -1,0 +1,27 @@
+export { loadProtos, protoRoot, serviceConstructor, PROTO_LOADER_OPTIONS } from './proto-loader.js';
+export {
+  RAFT_SERVICE,
+  QUORUM_SERVICE,
+  MESSAGE_BYTES_MAX,
+  PEER_CHANNEL_OPTIONS,
+  createRaftClient,
+  createQuorumClient,
+  serverOptions,
+  unaryCall,
+} from './grpc-clients.js';
+export type {
+  RaftClient,
+  QuorumClient,
+  UnaryMethod,
+  UnaryCallback,
+  UnaryMethodName,
+  RequestOf,
+  ResponseOf,
+} from './grpc-clients.js';
+export type * from './raft-messages.js';
+export type * from './quorum-messages.js';
+export { ErrorCode, errorInfo, isErrorCodeName, RunnelError } from './errors.js';
+export type { ErrorCodeName, ErrorInfo, RunnelErrorOptions } from './errors.js';
+export { ERROR_TABLE } from './error-codes.js';
+export { crc32c } from './crc32c.js';
+export { murmur2, toPositive, partitionForKey } from './murmur2.js';
