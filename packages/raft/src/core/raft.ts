@@ -477,6 +477,11 @@ export class RaftCore {
       return true;
     }
     if (m.term < this.termValue) {
+      if (m.type === 'observe-request') {
+        // Observers learn the term only from a leader's appends, so their announcements are expected
+        // to lag; the leader's answer brings them up to date.
+        return true;
+      }
       if (m.type === 'append-request' || m.type === 'snapshot-request') {
         // A stale leader learns of the newer term and steps down (needed with CheckQuorum/PreVote,
         // where the partitioned side would otherwise never see our term).
@@ -557,7 +562,7 @@ export class RaftCore {
     return rejected >= this.quorumSize;
   }
 
-  private handleTimeoutNow(m: TimeoutNow): void {
+  private handleTimeoutNow(_m: TimeoutNow): void {
     if (!this.isVoter || this.roleValue === 'leader') return;
     // The leader vouches for our log; skip PreVote and tell voters to ignore their lease (thesis §3.10).
     this.becomeCandidate(true);
@@ -603,10 +608,16 @@ export class RaftCore {
 
   private handleSnapshotRequest(m: SnapshotRequest): void {
     this.acceptLeader(m.from);
-    const { index } = m.snapshot.metadata;
+    const { index, term } = m.snapshot.metadata;
     if (index > this.log.commitIndex) {
-      this.log.restore(m.snapshot);
-      this.pendingSnapshot = m.snapshot;
+      if (this.log.matchTerm(index, term)) {
+        // Figure 13 rule 6: our log already holds the snapshot's last entry, so keep the entries after
+        // it. Wiping them would break an acknowledgement we may already have sent for them.
+        this.log.commitTo(index);
+      } else {
+        this.log.restore(m.snapshot);
+        this.pendingSnapshot = m.snapshot;
+      }
     }
     this.sendAfterPersist<AppendResponse>({
       type: 'append-response', from: this.id, to: m.from, term: this.termValue, readSeq: 0,
