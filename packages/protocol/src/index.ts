@@ -25,3 +25,4 @@ export type { ErrorCodeName, ErrorInfo, RunnelErrorOptions } from './errors.js';
 export { ERROR_TABLE } from './error-codes.js';
 export { crc32c } from './crc32c.js';
 export { murmur2, toPositive, partitionForKey } from './murmur2.js';
+export * from './record/index.js';
