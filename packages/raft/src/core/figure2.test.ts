@@ -674,6 +674,21 @@ describe('Snapshots (Figure 13)', () => {
     expect(follower.status()).toMatchObject({ lastIndex: 5, commitIndex: 3 });
   });
 
+  it('Snapshot: an empty node joining after the leader compacted from index 1 receives the snapshot', () => {
+    // With nothing compacted index 0 is the empty log's match point; after compaction it is gone too,
+    // so the leader must answer an empty peer with InstallSnapshot rather than entries from index 1.
+    const cluster = compactedCluster();
+    cluster.storage(3).entries = [];
+    cluster.storage(3).hardState = { term: 0, votedFor: 0, commitIndex: 0 };
+    cluster.restart(3);
+    cluster.stabilize();
+    cluster.tick(1, 1);
+    cluster.stabilize();
+    expect(cluster.storage(3).snapshot?.metadata).toMatchObject({ index: 3, term: 1 });
+    expect(cluster.appliedData(3)).toEqual(['a', 'b', 'c']);
+    expect(cluster.core(3).status()).toMatchObject({ commitIndex: 4 });
+  });
+
   it('Snapshot: restart from persisted state with a snapshot', () => {
     const snapshot: Snapshot = { metadata: { index: 10, term: 3, voters: [1, 2, 3] }, data: bytes('state') };
     const core = new RaftCore(testConfig(1, [1, 2, 3]), {

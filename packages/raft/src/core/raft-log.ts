@@ -58,7 +58,8 @@ export class RaftLog {
 
   /** Term of the entry at `index`; undefined when compacted away or beyond the end. */
   termAt(index: number): number | undefined {
-    if (index === 0) return 0;
+    // Index 0 is the empty log's sentinel (term 0) only while nothing is compacted; after a
+    // snapshot it is as gone as any other compacted index, and a peer that needs it gets the snapshot.
     const snapshotIndex = this.snapshotIndex;
     if (index === snapshotIndex) return this.snapshotTerm;
     if (index < snapshotIndex || index > this.lastIndex) return undefined;
