@@ -88,6 +88,8 @@ export interface RaftMessage {
 export interface RaftBatch {
   clusterId: string;
   messages: RaftMessage[];
+  /** host:port of the sender's Raft listener, "" if unknown; how a leader learns observers' endpoints. */
+  senderEndpoint: string;
 }
 
 export interface RaftBatchAck {

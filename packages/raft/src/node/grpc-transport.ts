@@ -20,6 +20,10 @@ export interface GrpcTransportOptions {
   readonly clusterId: string;
   /** Peer id -> "host:port". An entry for `selfId` is ignored. */
   readonly peers: ReadonlyMap<NodeId, string>;
+  /** This node's own Raft listener, sent with every batch so peers can answer nodes they were not configured with. */
+  readonly selfEndpoint?: string;
+  /** Peers learned from inbound batches (observers) at most; beyond it new ones are ignored. */
+  readonly maxLearnedPeers?: number;
   /** Deadline of every Deliver call. */
   readonly rpcTimeoutMs: number;
   readonly logger: Logger;
@@ -42,6 +46,7 @@ export const TRANSPORT_DEFAULTS = Object.freeze({
   maxMessagesPerCall: 512,
   maxPayloadBytesPerCall: 4 * 1024 * 1024,
   failureLogIntervalMs: 10_000,
+  maxLearnedPeers: 1024,
 });
 
 /** Outbound side of the Raft transport, as the node driver uses it. */
@@ -151,7 +156,7 @@ class PeerSender {
   private pump(): void {
     while (this.inflight < this.options.maxInflightCallsPerPeer && this.queue.length > 0) {
       const messages = this.takeCoalesced();
-      const request: RaftBatch = { clusterId: this.options.clusterId, messages: messages.map(messageToProto) };
+      const request: RaftBatch = { clusterId: this.options.clusterId, messages: messages.map(messageToProto), senderEndpoint: this.options.selfEndpoint };
       this.inflight++;
       this.sentCalls++;
       const call = unaryCall(this.client, 'deliver', request, this.options.rpcTimeoutMs).then(
@@ -216,6 +221,9 @@ class PeerSender {
 
 export class GrpcTransport implements RaftTransport {
   private readonly senders = new Map<NodeId, PeerSender>();
+  private readonly resolved: Required<Omit<GrpcTransportOptions, 'peers' | 'clock'>>;
+  private readonly clock: Clock;
+  private learnedPeers = 0;
   private readonly log: Logger;
   private readonly unknownPeerLog: RateLimitedLog;
   private closed = false;
@@ -233,7 +241,11 @@ export class GrpcTransport implements RaftTransport {
       maxMessagesPerCall: options.maxMessagesPerCall ?? TRANSPORT_DEFAULTS.maxMessagesPerCall,
       maxPayloadBytesPerCall: options.maxPayloadBytesPerCall ?? TRANSPORT_DEFAULTS.maxPayloadBytesPerCall,
       failureLogIntervalMs: options.failureLogIntervalMs ?? TRANSPORT_DEFAULTS.failureLogIntervalMs,
+      selfEndpoint: options.selfEndpoint ?? '',
+      maxLearnedPeers: options.maxLearnedPeers ?? TRANSPORT_DEFAULTS.maxLearnedPeers,
     };
+    this.resolved = resolved;
+    this.clock = clock;
     this.log = options.logger;
     this.unknownPeerLog = new RateLimitedLog(clock, resolved.failureLogIntervalMs);
     for (const [id, address] of options.peers) {
@@ -262,6 +274,23 @@ export class GrpcTransport implements RaftTransport {
     }
   }
 
+  /**
+   * A batch from `peer` said it listens on `endpoint`. Configured peers keep their configured address;
+   * an unknown peer (an observer) gets a channel, so the leader can replicate to it.
+   */
+  learnPeer(peer: NodeId, endpoint: string): void {
+    if (this.closed || endpoint === '' || peer === this.resolved.selfId) return;
+    if (this.senders.has(peer) || this.learnedPeers >= this.resolved.maxLearnedPeers) return;
+    this.learnedPeers++;
+    this.senders.set(peer, new PeerSender(peer, endpoint, createRaftClient(endpoint), this.resolved, this.clock, this.log));
+    this.log.info({ peer, endpoint }, 'learned endpoint of a raft peer');
+  }
+
+  /** Endpoint used for `peer`, configured or learned. */
+  endpointOf(peer: NodeId): string | undefined {
+    return this.senders.get(peer)?.address;
+  }
+
   stats(peer: NodeId): PeerTransportStats | undefined {
     return this.senders.get(peer)?.stats();
   }
@@ -280,6 +309,8 @@ export interface RaftServiceHandlerOptions {
   readonly clock?: Clock;
   /** Receives every message of a valid batch addressed to `selfId`, in order; must not block. */
   readonly deliver: (messages: readonly Message[]) => void;
+  /** Told the sender's own Raft endpoint when a valid batch carries one. */
+  readonly learnPeer?: (peer: NodeId, endpoint: string) => void;
   readonly refusalLogIntervalMs?: number;
 }
 
@@ -321,6 +352,8 @@ export function createRaftServiceHandlers(options: RaftServiceHandlerOptions): g
         options.logger.debug({ peer, dropped: messages.length - mine.length, suppressed }, 'raft messages addressed to another node dropped');
       }
     }
+    const sender = mine[0]?.from;
+    if (sender !== undefined && batch.senderEndpoint !== '' && options.learnPeer !== undefined) options.learnPeer(sender, batch.senderEndpoint);
     if (mine.length > 0) options.deliver(mine);
     callback(null, { errorCode: ErrorCode.NONE, errorMessage: '' });
   };

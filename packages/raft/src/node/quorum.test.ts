@@ -49,8 +49,8 @@ class TestQuorum {
   ) {}
 
   /** Binds every server first (port 0 picks a free port), so the voter map is known before any node opens. */
-  async start(ids: NodeId[]): Promise<void> {
-    for (const id of ids) {
+  async start(ids: NodeId[], observerIds: NodeId[] = []): Promise<void> {
+    for (const id of [...ids, ...observerIds]) {
       const member: Member = {
         id, metadataDir: path.join(this.dir, `node-${id}`, '__cluster_metadata'), port: 0, server: undefined, node: undefined,
         machine: new RecordingStateMachine(),
@@ -58,7 +58,7 @@ class TestQuorum {
       member.port = await this.serve(member);
       this.members.push(member);
     }
-    this.voters = new Map(this.members.map((m) => [m.id, `127.0.0.1:${m.port}`]));
+    this.voters = new Map(this.members.filter((m) => ids.includes(m.id)).map((m) => [m.id, `127.0.0.1:${m.port}`]));
     for (const member of this.members) await this.open(member);
   }
 
@@ -88,6 +88,7 @@ class TestQuorum {
   async open(member: Member): Promise<void> {
     const node = await RaftNode.open({
       id: member.id, clusterId: CLUSTER_ID, voters: this.voters, metadataDir: member.metadataDir, stateMachine: member.machine, logger,
+      advertisedEndpoint: `127.0.0.1:${member.port}`,
       // Elections after 500-1000 ms of silence (the production default) keep leadership stable even when
       // the test machine is busy running other test files in parallel.
       tickMs: 50, electionTicks: 10, rpcTimeoutMs: 500, ...this.nodeOptions,
@@ -125,7 +126,7 @@ class TestQuorum {
   /** A leader every running member agrees on (and not `excluding`). */
   async agreedLeader(excluding?: NodeId): Promise<Member> {
     const leaderId = await waitFor('a leader all running members agree on', WAIT_MS, () => {
-      const views = this.running().map((m) => m.node!.status());
+      const views = this.running().map((m) => m.node!.status()).filter((s) => s.voters.includes(s.id));
       const leader = views.find((s) => s.role === 'leader');
       if (leader === undefined || leader.id === excluding) return undefined;
       return views.every((s) => s.leaderId === leader.id && s.term === leader.term) ? leader.id : undefined;
@@ -183,9 +184,9 @@ describe('RaftNode quorum over gRPC', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  async function startQuorum(options: Partial<RaftNodeOptions> = {}): Promise<TestQuorum> {
+  async function startQuorum(options: Partial<RaftNodeOptions> = {}, observerIds: NodeId[] = []): Promise<TestQuorum> {
     quorum = new TestQuorum(dir, options);
-    await quorum.start([1, 2, 3]);
+    await quorum.start([1, 2, 3], observerIds);
     return quorum;
   }
 
@@ -288,6 +289,7 @@ describe('RaftNode quorum over gRPC', () => {
       const hostile: RaftBatch = {
         clusterId: 'some-other-cluster',
         messages: [messageToProto({ type: 'timeout-now', from: leader.id, to: follower.id, term: termBefore + 5 })],
+        senderEndpoint: '',
       };
       const ack = await unaryCall(client, 'deliver', hostile, 2_000);
       expect(ack.errorCode).toBe(104);
@@ -296,5 +298,27 @@ describe('RaftNode quorum over gRPC', () => {
     } finally {
       client.close();
     }
+  });
+
+  it('an observer learns the log over gRPC from its announcement, and never counts toward a quorum', async () => {
+    const q = await startQuorum({}, [4]);
+    const leader = await q.agreedLeader();
+    const values = ['x', 'y', 'z'];
+    await q.propose(values);
+    const observer = q.member(4);
+    await waitFor('the observer to apply the committed log', WAIT_MS, () => (observer.machine.values.length === values.length ? true : undefined));
+    expect(observer.machine.values).toEqual(values);
+    expect(observer.node!.status()).toMatchObject({ role: 'observer', leaderId: leader.id });
+    const view = await waitFor('the leader to list the observer', WAIT_MS, () => {
+      const v = leader.node!.describe();
+      return v.observers.some((row) => row.id === 4) ? v : undefined;
+    });
+    expect(view.observers.find((row) => row.id === 4)).toMatchObject({ voter: false, endpoint: `127.0.0.1:${observer.port}` });
+    expect(view.voters.map((row) => row.id)).toEqual([1, 2, 3]);
+
+    // With both other voters gone, the observer does not make a quorum: nothing more commits.
+    for (const m of q.members) if (m.id !== leader.id && m.id !== 4) await q.kill(m);
+    await expect(leader.node!.propose(text('stranded'), 300)).rejects.toMatchObject({ codeName: 'REQUEST_TIMED_OUT' });
+    expect(observer.machine.values).toEqual(values);
   });
 });

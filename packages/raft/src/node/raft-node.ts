@@ -30,6 +30,11 @@ export interface RaftNodeOptions {
   clusterId: string;
   /** Voter id -> "host:port" of its controller listener. */
   voters: ReadonlyMap<NodeId, string>;
+  /**
+   * host:port of this node's Raft listener, sent with every batch. Defaults to its voter endpoint; an
+   * observer must set it, or leaders cannot reach it.
+   */
+  advertisedEndpoint?: string;
   /** `<data-dir>/__cluster_metadata`: LevelDB lives here. */
   metadataDir: string;
   stateMachine: StateMachine;
@@ -140,6 +145,7 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
       selfId: options.id,
       clusterId: options.clusterId,
       peers: options.voters,
+      selfEndpoint: options.advertisedEndpoint ?? options.voters.get(options.id) ?? '',
       rpcTimeoutMs: positiveInteger(options.rpcTimeoutMs ?? RAFT_NODE_DEFAULTS.rpcTimeoutMs, 'rpcTimeoutMs'),
       logger: this.log,
       clock: this.clock,
@@ -197,6 +203,7 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
       logger: this.log,
       clock: this.clock,
       deliver: (messages) => this.receive(messages),
+      learnPeer: (peer, endpoint) => this.transport.learnPeer(peer, endpoint),
     });
   }
 
@@ -259,7 +266,13 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
   }
 
   describe(): QuorumView {
-    return quorumView(this.core.status(), this.options.voters, this.tickMs);
+    const status = this.core.status();
+    const endpoints = new Map(this.options.voters);
+    for (const peer of status.progress) {
+      const learned = endpoints.has(peer.id) ? undefined : this.transport.endpointOf(peer.id);
+      if (learned !== undefined) endpoints.set(peer.id, learned);
+    }
+    return quorumView(status, endpoints, this.tickMs);
   }
 
   status(): RaftStatus {
