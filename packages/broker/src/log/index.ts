@@ -1,0 +1,25 @@
+export { PartitionLog, RECOVERY_POINT_CHECKPOINT, HIGH_WATERMARK_CHECKPOINT } from './partition-log.js';
+export { partitionDirName, systemClock } from './log-types.js';
+export type {
+  AppendInfo,
+  AppendResult,
+  Clock,
+  LogReadResult,
+  PartitionLogOptions,
+  ReadOptions,
+  RetentionResult,
+  SegmentInfo,
+} from './log-types.js';
+export { DEFAULT_LOG_CONFIG, SEGMENT_BYTES_MAX, SEGMENT_BYTES_MIN, logConfigProblems, resolveLogConfig } from './config.js';
+export type { LogConfig } from './config.js';
+export { LeaderEpochFileCache, LEADER_EPOCH_CHECKPOINT, UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET } from './leader-epoch-cache.js';
+export type { EpochEndOffset, EpochEntry } from './leader-epoch-cache.js';
+export { LogSegment, segmentFileName, LOG_FILE_SUFFIX, INDEX_FILE_SUFFIX, TIME_INDEX_FILE_SUFFIX } from './log-segment.js';
+export { OffsetIndex, TimeIndex } from './sparse-index.js';
+export type { OffsetPosition, TimestampOffset } from './sparse-index.js';
+export { GroupCommit } from './group-commit.js';
+export { CheckpointFile } from './checkpoint-file.js';
+export { nodeFileOps } from './file-ops.js';
+export type { FileOps } from './file-ops.js';
+export { retentionDeletions } from './log-retention.js';
+export type { RetentionReason, RetentionView } from './log-retention.js';

@@ -1,0 +1,93 @@
+// Helpers shared by the log tests: real temp directories, counted fsyncs, a manual clock, a logger
+// whose lines the test can read, and record batches built with the protocol codec.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import type { Logger } from 'pino';
+import { encodeRecordBatch } from '@runnel/protocol';
+import { nodeFileOps } from './file-ops.js';
+import type { FileOps } from './file-ops.js';
+import type { Clock } from './log-types.js';
+
+export async function makeTempDir(): Promise<string> {
+  return fs.promises.mkdtemp(path.join(os.tmpdir(), 'runnel-log-'));
+}
+
+export async function removeDir(dir: string): Promise<void> {
+  await fs.promises.rm(dir, { recursive: true, force: true });
+}
+
+export class ManualClock implements Clock {
+  constructor(private now: number) {}
+  nowMs(): number {
+    return this.now;
+  }
+  advance(ms: number): void {
+    this.now += ms;
+  }
+}
+
+export interface CountingFileOps extends FileOps {
+  asyncFsyncs: number;
+  syncFsyncs: number;
+  /** When set, every fsync fails with this error (a dying disk). */
+  failWith: Error | undefined;
+  /** Extra latency per async fsync, so requests can pile up behind one in flight. */
+  delayMs: number;
+}
+
+export function countingFileOps(): CountingFileOps {
+  const ops: CountingFileOps = {
+    asyncFsyncs: 0,
+    syncFsyncs: 0,
+    failWith: undefined,
+    delayMs: 0,
+    fsync: async (fd) => {
+      ops.asyncFsyncs += 1;
+      if (ops.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, ops.delayMs));
+      if (ops.failWith !== undefined) throw ops.failWith;
+      await nodeFileOps.fsync(fd);
+    },
+    fsyncSync: (fd) => {
+      ops.syncFsyncs += 1;
+      if (ops.failWith !== undefined) throw ops.failWith;
+      nodeFileOps.fsyncSync(fd);
+    },
+  };
+  return ops;
+}
+
+export interface CapturedLog {
+  logger: Logger;
+  lines: Array<Record<string, unknown>>;
+}
+
+export function capturingLogger(): CapturedLog {
+  const lines: Array<Record<string, unknown>> = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      for (const line of chunk.toString('utf8').split('\n')) if (line.length > 0) lines.push(JSON.parse(line) as Record<string, unknown>);
+      callback();
+    },
+  });
+  // pino writes synchronously to a plain Writable, so a test can read lines right after the call.
+  return { logger: pino({ level: 'debug' }, stream), lines };
+}
+
+/** A producer-style batch (base offset 0, no epoch) of `recordCount` records of `valueBytes` each. */
+export function makeBatch(options: { recordCount?: number; timestampMs?: number; valueBytes?: number; tag?: string } = {}): Buffer {
+  const recordCount = options.recordCount ?? 1;
+  const timestampMs = options.timestampMs ?? 1_700_000_000_000;
+  const valueBytes = options.valueBytes ?? 16;
+  const tag = options.tag ?? 'v';
+  return encodeRecordBatch({
+    baseTimestamp: timestampMs,
+    records: Array.from({ length: recordCount }, (_, i) => ({
+      key: Buffer.from(`k${i}`),
+      value: Buffer.from(`${tag}-${i}-`.padEnd(valueBytes, 'x')),
+      timestamp: timestampMs + i,
+    })),
+  });
+}

@@ -1,0 +1,652 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { pino } from 'pino';
+import type { Logger } from 'pino';
+import { RunnelError } from '@runnel/protocol';
+import { frameBatches } from './append-framing.js';
+import { crcMatches, setLogAppendTime, stampFrame } from './batch-frame.js';
+import { CheckpointFile } from './checkpoint-file.js';
+import { resolveLogConfig } from './config.js';
+import type { LogConfig } from './config.js';
+import { fsyncDir, fsyncDirSync, nodeFileOps } from './file-ops.js';
+import type { FileOps } from './file-ops.js';
+import { GroupCommit } from './group-commit.js';
+import { LeaderEpochFileCache } from './leader-epoch-cache.js';
+import type { EpochEndOffset, EpochEntry } from './leader-epoch-cache.js';
+import { loadSegments } from './log-loader.js';
+import { retentionDeletions } from './log-retention.js';
+import { LogSegment, RELATIVE_OFFSET_MAX } from './log-segment.js';
+import type { AppendedBatch } from './log-segment.js';
+import { INT32_MAX, appendFailed, appendOk, partitionDirName, systemClock } from './log-types.js';
+import type { AppendResult, Clock, LogReadResult, PartitionLogOptions, ReadOptions, RetentionResult, SegmentInfo } from './log-types.js';
+
+export const RECOVERY_POINT_CHECKPOINT = 'recovery-point-offset-checkpoint';
+export const HIGH_WATERMARK_CHECKPOINT = 'high-watermark-checkpoint';
+
+/**
+ * Kafka's UnifiedLog for one partition: a list of segments, the last one active. Appends are
+ * synchronous writes (the write is one syscall, durability is the separate, group-committed
+ * flush); batches are treated as opaque bytes apart from their framing. Everything else a
+ * partition needs to survive a crash lives beside the segments: the recovery point, the high
+ * watermark and the leader epoch checkpoint.
+ */
+export class PartitionLog {
+  readonly dir: string;
+  readonly topic: string;
+  readonly partition: number;
+  readonly leaderEpochCache: LeaderEpochFileCache;
+  private config_: LogConfig;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly ops: FileOps;
+  private readonly recoveryCheckpoint: CheckpointFile;
+  private readonly hwCheckpoint: CheckpointFile;
+  private readonly groupCommit: GroupCommit;
+  private segments: LogSegment[];
+  private logEndOffset_: number;
+  private flushedOffset_: number;
+  private highWatermark_: number;
+  /** When the first batch went into the active segment: what segment.ms measures from. */
+  private activeFirstAppendMs: number | undefined;
+  private readonly dirtySegments = new Set<LogSegment>();
+  private dirDirty = false;
+  /** Segments removed while a sync may be using their descriptors; closed when it finishes. */
+  private retired: LogSegment[] = [];
+  /** Lowest log end offset seen during the sync in flight: a truncation caps what it made durable. */
+  private lowestEndOffsetDuringSync = Number.POSITIVE_INFINITY;
+  /** The fsync running now and the log end offset it will make durable. */
+  private syncInFlight: { targetOffset: number; settled: Promise<void> } | undefined;
+  private failure: RunnelError | undefined;
+  private closed = false;
+
+  private constructor(options: PartitionLogOptions, config: LogConfig) {
+    this.topic = options.topic;
+    this.partition = options.partition;
+    this.dir = path.join(options.logDir, partitionDirName(options.topic, options.partition));
+    this.config_ = config;
+    this.clock = options.clock ?? systemClock;
+    this.ops = options.fileOps ?? nodeFileOps;
+    this.log = (options.logger ?? pino({ enabled: false })).child({ topic: this.topic, partition: this.partition });
+    fs.mkdirSync(this.dir, { recursive: true });
+    this.recoveryCheckpoint = new CheckpointFile(this.dir, RECOVERY_POINT_CHECKPOINT, 1, this.ops);
+    this.hwCheckpoint = new CheckpointFile(this.dir, HIGH_WATERMARK_CHECKPOINT, 1, this.ops);
+    this.groupCommit = new GroupCommit(() => this.syncOnce());
+
+    const checkpointedRecoveryPoint = this.readCheckpointOffset(this.recoveryCheckpoint) ?? 0;
+    const loaded = loadSegments(this.dir, checkpointedRecoveryPoint, config.indexIntervalBytes, this.ops, this.log);
+    this.segments = loaded.segments;
+    if (this.segments.length === 0) {
+      this.segments.push(LogSegment.create(this.dir, 0, config.indexIntervalBytes, this.ops));
+    }
+    const active = this.activeSegment;
+    this.logEndOffset_ = active.nextOffset;
+    this.activeFirstAppendMs = this.initialFirstAppendMs(active);
+    // Whatever recovery kept is made durable now, so the recovery point can cover all of it and the
+    // next start does not rescan these bytes.
+    for (const segment of this.segments.slice(Math.max(0, this.segmentIndexFor(checkpointedRecoveryPoint)))) segment.flushSync();
+    fsyncDirSync(this.ops, this.dir);
+    this.flushedOffset_ = this.logEndOffset_;
+    this.writeRecoveryPoint();
+
+    this.leaderEpochCache = LeaderEpochFileCache.open(this.dir, this.ops, this.log);
+    if (this.leaderEpochCache.loadProblem !== undefined) {
+      const entries = this.epochStartsFromBatches();
+      this.log.warn({ problem: this.leaderEpochCache.loadProblem, entries }, 'leader epoch checkpoint unreadable; rebuilt it from the log');
+      this.leaderEpochCache.replaceAll(entries);
+    }
+    this.leaderEpochCache.truncateFromEnd(this.logEndOffset_);
+    this.leaderEpochCache.truncateFromStart(this.logStartOffset);
+    const storedHw = this.readCheckpointOffset(this.hwCheckpoint) ?? this.logStartOffset;
+    this.highWatermark_ = Math.min(Math.max(storedHw, this.logStartOffset), this.logEndOffset_);
+    this.log.info(
+      { logStartOffset: this.logStartOffset, logEndOffset: this.logEndOffset_, segments: this.segments.length, truncatedBytes: loaded.truncatedBytes, highWatermark: this.highWatermark_ },
+      'opened partition log',
+    );
+  }
+
+  /** Opens (creating if needed) the partition's log, recovering its tail. Throws INVALID_CONFIG on a bad config. */
+  static open(options: PartitionLogOptions): PartitionLog {
+    return new PartitionLog(options, resolveLogConfig(options.config));
+  }
+
+  get config(): Readonly<LogConfig> {
+    return this.config_;
+  }
+
+  /** Applies changed topic configs; they govern the next append, roll and retention pass. */
+  updateConfig(overrides: Partial<LogConfig>): void {
+    this.config_ = resolveLogConfig({ ...this.config_, ...overrides });
+  }
+
+  get logStartOffset(): number {
+    return (this.segments[0] as LogSegment).baseOffset;
+  }
+
+  get logEndOffset(): number {
+    return this.logEndOffset_;
+  }
+
+  /** Recovery point: every offset below it has been fsynced. */
+  get flushedOffset(): number {
+    return this.flushedOffset_;
+  }
+
+  /** Number of group-commit syncs started (metrics; tests count coalescing with it). */
+  get flushCount(): number {
+    return this.groupCommit.syncCount;
+  }
+
+  private get activeSegment(): LogSegment {
+    return this.segments[this.segments.length - 1] as LogSegment;
+  }
+
+  sizeBytes(): number {
+    return this.segments.reduce((sum, segment) => sum + segment.sizeBytes, 0);
+  }
+
+  segmentInfos(): SegmentInfo[] {
+    return this.segments.map((segment, i) => ({
+      baseOffset: segment.baseOffset,
+      nextOffset: i === this.segments.length - 1 ? this.logEndOffset_ : (this.segments[i + 1] as LogSegment).baseOffset,
+      sizeBytes: segment.sizeBytes,
+      largestTimestampMs: segment.largestTimestampMs(),
+      offsetIndexEntries: segment.offsetIndex.entryCount,
+      timeIndexEntries: segment.timeIndex.entryCount,
+    }));
+  }
+
+  // ---------------------------------------------------------------- append
+
+  /**
+   * Leader append: stamps each batch's base offset (continuing from the log end offset) and the
+   * leader epoch into `batches` in place, writes them with one write, and updates the indexes. The
+   * batches must already be validated (CRC, sizes); only their framing is checked here.
+   */
+  append(batches: Buffer | readonly Buffer[], options: { leaderEpoch: number }): AppendResult {
+    const unusable = this.unusable();
+    if (unusable !== undefined) return { ok: false, error: unusable };
+    const { leaderEpoch } = options;
+    if (!Number.isSafeInteger(leaderEpoch) || leaderEpoch < 0 || leaderEpoch > INT32_MAX) {
+      throw new RangeError(`leaderEpoch must be a non-negative int32, got ${leaderEpoch}`);
+    }
+    const latestEpoch = this.leaderEpochCache.latestEpoch();
+    if (leaderEpoch < latestEpoch) {
+      return appendFailed('FENCED_LEADER_EPOCH', `append with leader epoch ${leaderEpoch}, but the log is at epoch ${latestEpoch}`, { leaderEpoch, latestEpoch });
+    }
+    const buf = Array.isArray(batches) ? Buffer.concat(batches as readonly Buffer[]) : (batches as Buffer);
+    const framed = frameBatches(buf, this.config_);
+    if (!Array.isArray(framed)) return framed;
+    let nextOffset = this.logEndOffset_;
+    for (const { frame, bufPosition } of framed) {
+      const lastOffsetDelta = frame.lastOffset - frame.baseOffset;
+      stampFrame(buf, bufPosition, nextOffset, leaderEpoch);
+      frame.baseOffset = nextOffset;
+      frame.lastOffset = nextOffset + lastOffsetDelta;
+      frame.partitionLeaderEpoch = leaderEpoch;
+      nextOffset = frame.lastOffset + 1;
+    }
+    let logAppendTimeMs: number | undefined;
+    if (this.config_.messageTimestampType === 'LogAppendTime') {
+      logAppendTimeMs = this.clock.nowMs();
+      for (const { frame, bufPosition } of framed) {
+        setLogAppendTime(buf, bufPosition, logAppendTimeMs);
+        frame.maxTimestamp = logAppendTimeMs;
+      }
+    }
+    return this.appendFramed(buf, framed, logAppendTimeMs);
+  }
+
+  /**
+   * Follower append: batches arrive from the leader already stamped, so offsets and epochs are kept
+   * as they are; CRCs are verified (the bytes crossed a network) and offsets must continue the log.
+   */
+  appendAsFollower(batches: Buffer | readonly Buffer[]): AppendResult {
+    const unusable = this.unusable();
+    if (unusable !== undefined) return { ok: false, error: unusable };
+    const buf = Array.isArray(batches) ? Buffer.concat(batches as readonly Buffer[]) : (batches as Buffer);
+    const framed = frameBatches(buf, this.config_);
+    if (!Array.isArray(framed)) return framed;
+    let expected = this.logEndOffset_;
+    for (const { frame, bufPosition } of framed) {
+      if (!crcMatches(buf, bufPosition, frame)) {
+        return appendFailed('CORRUPT_MESSAGE', `CRC mismatch in the replicated batch at offset ${frame.baseOffset}`, { baseOffset: frame.baseOffset });
+      }
+      if (frame.baseOffset < expected) {
+        return appendFailed('OFFSET_OUT_OF_RANGE', `replicated batch at offset ${frame.baseOffset} does not continue the log at ${expected}`, { baseOffset: frame.baseOffset, expectedOffset: expected });
+      }
+      expected = frame.lastOffset + 1;
+    }
+    return this.appendFramed(buf, framed, undefined);
+  }
+
+  private appendFramed(buf: Buffer, framed: readonly AppendedBatch[], logAppendTimeMs: number | undefined): AppendResult {
+    const first = (framed[0] as AppendedBatch).frame;
+    const last = (framed[framed.length - 1] as AppendedBatch).frame;
+    try {
+      this.maybeRoll(buf.length, first.baseOffset, last.lastOffset);
+      for (const { frame } of framed) {
+        // Kafka's maybeAssignEpochStartOffset: the first batch of a new epoch marks where it began.
+        if (frame.partitionLeaderEpoch >= 0 && frame.partitionLeaderEpoch > this.leaderEpochCache.latestEpoch()) {
+          this.leaderEpochCache.assign(frame.partitionLeaderEpoch, frame.baseOffset);
+        }
+      }
+      const active = this.activeSegment;
+      active.append(buf, framed);
+      this.activeFirstAppendMs ??= this.clock.nowMs();
+      this.dirtySegments.add(active);
+    } catch (err) {
+      return { ok: false, error: this.markFailed(err, 'append') };
+    }
+    this.logEndOffset_ = last.lastOffset + 1;
+    return appendOk({ baseOffset: first.baseOffset, lastOffset: last.lastOffset, sizeBytes: buf.length, ...(logAppendTimeMs === undefined ? {} : { logAppendTimeMs }) });
+  }
+
+  // ---------------------------------------------------------------- roll
+
+  /** Kafka's shouldRoll: size, age (segment.ms) and the int32 range of relative offsets. */
+  private maybeRoll(appendBytes: number, firstOffset: number, lastOffset: number): void {
+    const active = this.activeSegment;
+    if (active.sizeBytes === 0) {
+      // An empty active segment only needs replacing if the append cannot be indexed relative to it.
+      if (firstOffset !== active.baseOffset && (firstOffset < active.baseOffset || lastOffset - active.baseOffset > RELATIVE_OFFSET_MAX)) {
+        this.roll(firstOffset);
+      }
+      return;
+    }
+    const reasons: string[] = [];
+    if (active.sizeBytes + appendBytes > this.config_.segmentBytes) reasons.push('segment.bytes');
+    const ageMs = this.clock.nowMs() - (this.activeFirstAppendMs ?? this.clock.nowMs());
+    if (ageMs > this.config_.segmentMs) reasons.push('segment.ms');
+    if (lastOffset - active.baseOffset > RELATIVE_OFFSET_MAX) reasons.push('offset range');
+    if (reasons.length > 0) this.roll(firstOffset, reasons);
+  }
+
+  /** Starts a new active segment at `baseOffset` (default: the log end offset). */
+  roll(baseOffset: number = this.logEndOffset_, reasons: string[] = ['requested']): void {
+    const previous = this.activeSegment;
+    if (previous.sizeBytes === 0) {
+      if (previous.baseOffset === baseOffset) return;
+      this.segments.pop();
+      this.retire(previous);
+    } else {
+      previous.onBecomeInactive();
+      this.dirtySegments.add(previous);
+    }
+    this.segments.push(LogSegment.create(this.dir, baseOffset, this.config_.indexIntervalBytes, this.ops));
+    this.dirDirty = true;
+    this.activeFirstAppendMs = undefined;
+    this.log.info({ baseOffset, previousBaseOffset: previous.baseOffset, previousSizeBytes: previous.sizeBytes, reasons }, 'rolled log segment');
+  }
+
+  // ---------------------------------------------------------------- read
+
+  /**
+   * Whole batches from the one containing `startOffset`, up to `maxBytes` (at least one batch with
+   * `minOneBatch`, the default) and only batches entirely below `maxOffsetExclusive` (consumers pass
+   * the high watermark). OFFSET_OUT_OF_RANGE outside [logStartOffset, logEndOffset].
+   */
+  read(startOffset: number, maxBytes: number, maxOffsetExclusive: number = this.logEndOffset_, options: ReadOptions = {}): LogReadResult {
+    const bounds = { logStartOffset: this.logStartOffset, logEndOffset: this.logEndOffset_ };
+    const unusable = this.unusable();
+    if (unusable !== undefined) return { ok: false, error: unusable, ...bounds };
+    if (!Number.isSafeInteger(maxBytes) || maxBytes < 0) throw new RangeError(`maxBytes must be a non-negative integer, got ${maxBytes}`);
+    if (!Number.isSafeInteger(startOffset) || startOffset < bounds.logStartOffset || startOffset > bounds.logEndOffset) {
+      const error = new RunnelError('OFFSET_OUT_OF_RANGE', `offset ${startOffset} is outside [${bounds.logStartOffset}, ${bounds.logEndOffset}]`, {
+        details: { startOffset, ...bounds },
+      });
+      return { ok: false, error, ...bounds };
+    }
+    const limit = Math.min(maxOffsetExclusive, this.logEndOffset_);
+    const empty = { ok: true as const, records: Buffer.alloc(0), firstBatchOffset: undefined, nextFetchOffset: startOffset, ...bounds };
+    if (startOffset >= limit) return empty;
+    const minOneBatch = options.minOneBatch ?? true;
+    // Kafka reads from one segment per fetch; a start offset past a segment's last batch (a gap)
+    // moves on to the next segment.
+    for (let i = Math.max(0, this.segmentIndexFor(startOffset)); i < this.segments.length; i++) {
+      const range = (this.segments[i] as LogSegment).read(startOffset, maxBytes, limit, minOneBatch);
+      if (range !== undefined) {
+        return { ok: true, records: range.records, firstBatchOffset: range.firstBatchOffset, nextFetchOffset: range.nextFetchOffset, ...bounds };
+      }
+    }
+    return empty;
+  }
+
+  /**
+   * ListOffsets by timestamp: the first record whose timestamp is >= `timestampMs`, found via the
+   * time index and a scan of batch headers, then by decoding that one batch (its base offset if it
+   * cannot be decoded). Undefined when no record below `maxOffsetExclusive` is that late.
+   */
+  offsetForTimestamp(timestampMs: number, maxOffsetExclusive: number = this.logEndOffset_): { offset: number; timestampMs: number } | undefined {
+    for (const segment of this.segments) {
+      if (segment.sizeBytes === 0 || segment.largestTimestampMs() < timestampMs) continue;
+      const found = segment.findOffsetByTimestamp(timestampMs, this.logStartOffset);
+      if (found === undefined) continue;
+      return found.offset < maxOffsetExclusive ? found : undefined;
+    }
+    return undefined;
+  }
+
+  /** Index of the last segment whose base offset is <= `offset`, or -1. */
+  private segmentIndexFor(offset: number): number {
+    let lo = 0;
+    let hi = this.segments.length - 1;
+    let found = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((this.segments[mid] as LogSegment).baseOffset <= offset) {
+        found = mid;
+        lo = mid + 1;
+      } else {
+        hi = mid - 1;
+      }
+    }
+    return found;
+  }
+
+  // ---------------------------------------------------------------- durability
+
+  /**
+   * Group commit: resolves once everything appended before the call is fsynced (and flushedOffset
+   * covers it). Concurrent calls share fsyncs. Rejects with KAFKA_STORAGE_ERROR if the disk fails.
+   */
+  flush(): Promise<void> {
+    const unusable = this.unusable();
+    if (unusable !== undefined) return Promise.reject(unusable);
+    return this.groupCommit.request();
+  }
+
+  /**
+   * Resolves once offsets below `offset` are durable: what acks=all awaits with lastOffset + 1.
+   * Rides on the fsync in flight when that one started after `offset` was appended, instead of
+   * queueing for the next.
+   */
+  async flushUpTo(offset: number): Promise<void> {
+    if (offset <= this.flushedOffset_) return;
+    const inFlight = this.syncInFlight;
+    if (inFlight !== undefined && offset <= inFlight.targetOffset) {
+      await inFlight.settled;
+      if (offset <= this.flushedOffset_) return;
+    }
+    await this.flush();
+  }
+
+  private async syncOnce(): Promise<void> {
+    const unusable = this.unusable();
+    if (unusable !== undefined) throw unusable;
+    const targetOffset = this.logEndOffset_;
+    let settle = (): void => {};
+    // Never rejects, so nobody has to handle it; waiters re-check flushedOffset and the failure.
+    const settled = new Promise<void>((resolve) => {
+      settle = resolve;
+    });
+    this.syncInFlight = { targetOffset, settled };
+    try {
+      await this.syncSegments(targetOffset);
+    } finally {
+      this.syncInFlight = undefined;
+      settle();
+    }
+  }
+
+  private async syncSegments(targetOffset: number): Promise<void> {
+    this.lowestEndOffsetDuringSync = Number.POSITIVE_INFINITY;
+    const segments = [...this.dirtySegments];
+    this.dirtySegments.clear();
+    const dirDirty = this.dirDirty;
+    this.dirDirty = false;
+    const coversInactive = dirDirty || segments.some((segment) => segment !== this.activeSegment);
+    try {
+      for (const segment of segments) await segment.flush();
+      if (dirDirty) await fsyncDir(this.ops, this.dir);
+    } catch (err) {
+      for (const segment of segments) this.dirtySegments.add(segment);
+      this.dirDirty ||= dirDirty;
+      throw this.markFailed(err, 'flush');
+    } finally {
+      this.closeRetired();
+    }
+    const durableOffset = Math.min(targetOffset, this.lowestEndOffsetDuringSync);
+    if (durableOffset > this.flushedOffset_) this.flushedOffset_ = durableOffset;
+    // Checkpoint when a roll completed, not on every flush: that would triple the fsyncs acks=all
+    // pays, and recovery rescans the active segment anyway.
+    if (coversInactive) this.writeRecoveryPoint();
+  }
+
+  /** Writes the recovery point (the flushed offset) checkpoint. The owner may call this periodically. */
+  writeRecoveryPoint(): void {
+    this.recoveryCheckpoint.write([[this.flushedOffset_]]);
+  }
+
+  /** Persists the high watermark (atomically); it must lie within [0, logEndOffset]. */
+  checkpointHighWatermark(highWatermark: number): void {
+    if (!Number.isSafeInteger(highWatermark) || highWatermark < 0 || highWatermark > this.logEndOffset_) {
+      throw new RangeError(`high watermark ${highWatermark} outside [0, ${this.logEndOffset_}]`);
+    }
+    this.hwCheckpoint.write([[highWatermark]]);
+    this.highWatermark_ = highWatermark;
+  }
+
+  /** The last checkpointed high watermark, clamped to [logStartOffset, logEndOffset]. */
+  readHighWatermark(): number {
+    return Math.min(Math.max(this.highWatermark_, this.logStartOffset), this.logEndOffset_);
+  }
+
+  // ---------------------------------------------------------------- leader epochs
+
+  /** A new leader records where its epoch starts (its log end offset when it took over). */
+  assignEpochStartOffset(epoch: number, startOffset: number): void {
+    this.leaderEpochCache.assign(epoch, startOffset);
+  }
+
+  /** OffsetsForLeaderEpoch, answered from this log (see LeaderEpochFileCache.endOffsetFor). */
+  endOffsetForEpoch(epoch: number): EpochEndOffset {
+    return this.leaderEpochCache.endOffsetFor(epoch, this.logEndOffset_);
+  }
+
+  latestEpoch(): number {
+    return this.leaderEpochCache.latestEpoch();
+  }
+
+  leaderEpochEntries(): readonly EpochEntry[] {
+    return this.leaderEpochCache.entries();
+  }
+
+  // ---------------------------------------------------------------- truncation
+
+  /**
+   * Removes every batch whose last offset is >= `offset` (a follower diverged from its leader).
+   * Batches are never split, so the new log end offset can be below `offset` if it falls inside a
+   * batch. Returns the bytes removed.
+   */
+  truncateTo(offset: number): number {
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new RangeError(`truncation offset must be a non-negative integer, got ${offset}`);
+    const unusable = this.unusable();
+    if (unusable !== undefined) throw unusable;
+    if (offset >= this.logEndOffset_) return 0;
+    if (offset < this.logStartOffset) {
+      const bytes = this.sizeBytes();
+      this.truncateFullyAndStartAt(offset);
+      return bytes;
+    }
+    let removedBytes = 0;
+    try {
+      while (this.segments.length > 1 && this.activeSegment.baseOffset > offset) {
+        const segment = this.segments.pop() as LogSegment;
+        removedBytes += segment.sizeBytes;
+        this.retire(segment);
+      }
+      const active = this.activeSegment;
+      removedBytes += active.truncateTo(offset);
+      this.logEndOffset_ = active.nextOffset;
+      if (active.sizeBytes === 0) this.activeFirstAppendMs = undefined;
+      this.afterTruncation(active);
+    } catch (err) {
+      throw this.markFailed(err, 'truncate');
+    }
+    this.log.info({ offset, logEndOffset: this.logEndOffset_, removedBytes }, 'truncated log');
+    return removedBytes;
+  }
+
+  /** Drops the whole log and restarts it, empty, at `offset` (a follower too far behind the leader's log start). */
+  truncateFullyAndStartAt(offset: number): void {
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new RangeError(`start offset must be a non-negative integer, got ${offset}`);
+    const unusable = this.unusable();
+    if (unusable !== undefined) throw unusable;
+    try {
+      for (const segment of this.segments) this.retire(segment);
+      const fresh = LogSegment.create(this.dir, offset, this.config_.indexIntervalBytes, this.ops);
+      this.segments = [fresh];
+      this.logEndOffset_ = offset;
+      this.activeFirstAppendMs = undefined;
+      this.leaderEpochCache.clear();
+      this.afterTruncation(fresh);
+      this.flushedOffset_ = offset;
+      this.writeRecoveryPoint();
+      this.checkpointHighWatermark(offset);
+    } catch (err) {
+      throw this.markFailed(err, 'truncate');
+    }
+    this.log.info({ offset }, 'truncated the whole log and restarted it');
+  }
+
+  /**
+   * Makes a truncation durable before anything is appended after it: otherwise a crash could bring
+   * the removed (diverged) bytes back behind a recovery point that skips rescanning them.
+   */
+  private afterTruncation(active: LogSegment): void {
+    this.lowestEndOffsetDuringSync = Math.min(this.lowestEndOffsetDuringSync, this.logEndOffset_);
+    this.leaderEpochCache.truncateFromEnd(this.logEndOffset_);
+    active.flushSync();
+    fsyncDirSync(this.ops, this.dir);
+    if (this.flushedOffset_ > this.logEndOffset_) {
+      this.flushedOffset_ = this.logEndOffset_;
+      this.writeRecoveryPoint();
+    }
+    if (this.highWatermark_ > this.logEndOffset_) this.checkpointHighWatermark(this.logEndOffset_);
+  }
+
+  // ---------------------------------------------------------------- retention
+
+  /** Deletes whole old segments by retention.ms / retention.bytes (see retentionDeletions). */
+  deleteOldSegments(highWatermark: number = this.logEndOffset_): RetentionResult {
+    const unusable = this.unusable();
+    if (unusable !== undefined) throw unusable;
+    const views = this.segments.map((segment, i) => ({
+      sizeBytes: segment.sizeBytes,
+      largestTimestampMs: segment.largestTimestampMs(),
+      upperBoundOffset: this.segments[i + 1]?.baseOffset,
+    }));
+    const reasons = retentionDeletions(views, this.config_, this.clock.nowMs(), highWatermark);
+    let deletedBytes = 0;
+    for (const reason of reasons) {
+      const segment = this.segments.shift() as LogSegment;
+      deletedBytes += segment.sizeBytes;
+      this.log.info({ baseOffset: segment.baseOffset, sizeBytes: segment.sizeBytes, reason }, 'deleting log segment by retention');
+      this.retire(segment);
+    }
+    if (reasons.length > 0) this.leaderEpochCache.truncateFromStart(this.logStartOffset);
+    return { deletedSegments: reasons.length, deletedBytes, logStartOffset: this.logStartOffset };
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  /** Flushes everything, checkpoints the recovery point, and closes the files. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.groupCommit.whenIdle();
+    this.closed = true;
+    try {
+      if (this.failure === undefined) {
+        for (const segment of this.dirtySegments) segment.flushSync();
+        if (this.dirDirty) fsyncDirSync(this.ops, this.dir);
+        this.dirtySegments.clear();
+        this.dirDirty = false;
+        this.flushedOffset_ = this.logEndOffset_;
+        this.writeRecoveryPoint();
+      }
+    } finally {
+      for (const segment of this.segments) segment.close();
+      this.closeRetired();
+    }
+    this.log.info({ logEndOffset: this.logEndOffset_ }, 'closed partition log');
+  }
+
+  /** Topic deletion: closes the log and removes its directory. */
+  async delete(): Promise<void> {
+    await this.groupCommit.whenIdle();
+    this.closed = true;
+    for (const segment of this.segments) segment.close();
+    this.closeRetired();
+    fs.rmSync(this.dir, { recursive: true, force: true });
+    this.log.info({}, 'deleted partition log');
+  }
+
+  /**
+   * A checkpoint's single offset, or undefined if absent. An unreadable one is not a reason to refuse
+   * to start: a missing recovery point only means a longer recovery scan, and a missing high
+   * watermark is re-learned from the leader.
+   */
+  private readCheckpointOffset(file: CheckpointFile): number | undefined {
+    try {
+      const offset = file.read()?.[0]?.[0];
+      return offset !== undefined && offset >= 0 ? offset : undefined;
+    } catch (err) {
+      this.log.warn({ file: file.path, err }, 'ignoring an unreadable checkpoint');
+      return undefined;
+    }
+  }
+
+  /** Where each leader epoch first appears in the stored batches (reads every batch header). */
+  private epochStartsFromBatches(): EpochEntry[] {
+    const entries: EpochEntry[] = [];
+    for (const segment of this.segments) {
+      segment.forEachBatchHeader((frame) => {
+        const latest = entries[entries.length - 1];
+        if (frame.partitionLeaderEpoch >= 0 && (latest === undefined || frame.partitionLeaderEpoch > latest.epoch)) {
+          entries.push({ epoch: frame.partitionLeaderEpoch, startOffset: frame.baseOffset });
+        }
+      });
+    }
+    return entries;
+  }
+
+  private initialFirstAppendMs(active: LogSegment): number | undefined {
+    if (active.sizeBytes === 0) return undefined;
+    const nowMs = this.clock.nowMs();
+    const firstTimestampMs = active.rollingBaseTimestamp();
+    // After a restart the append time is gone; the first batch's timestamp is Kafka's stand-in, but
+    // a future one must not postpone the roll indefinitely.
+    return firstTimestampMs !== undefined && firstTimestampMs >= 0 && firstTimestampMs <= nowMs ? firstTimestampMs : nowMs;
+  }
+
+  private retire(segment: LogSegment): void {
+    this.dirtySegments.delete(segment);
+    segment.unlinkFiles();
+    if (this.groupCommit.inFlight) this.retired.push(segment);
+    else segment.close();
+  }
+
+  private closeRetired(): void {
+    const retired = this.retired;
+    this.retired = [];
+    for (const segment of retired) segment.close();
+  }
+
+  private unusable(): RunnelError | undefined {
+    if (this.failure !== undefined) return this.failure;
+    if (this.closed) return new RunnelError('KAFKA_STORAGE_ERROR', `log ${this.dir} is closed`);
+    return undefined;
+  }
+
+  /**
+   * An I/O error leaves the log's on-disk state unknown (after a failed fsync the page cache may
+   * already have dropped the dirty pages), so the log stops serving until the broker restarts and
+   * recovers it, as Kafka takes a failed log directory offline.
+   */
+  private markFailed(err: unknown, operation: string): RunnelError {
+    if (err instanceof RunnelError && err === this.failure) return err;
+    this.failure ??= new RunnelError('KAFKA_STORAGE_ERROR', `${operation} failed on ${this.dir}: ${(err as Error).message}`, { cause: err });
+    this.log.error({ err, operation }, 'log I/O failed; the partition log is offline until restart');
+    return this.failure;
+  }
+}
