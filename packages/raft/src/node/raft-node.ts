@@ -451,11 +451,18 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
     this.log.info({ term: status.term, targetId: target }, 'transferring leadership');
   }
 
+  /**
+   * The voter to hand leadership to: the most caught-up one among those heard from within an election
+   * timeout. A voter that has gone silent (down, or cut off) could not win the election it is asked to
+   * start, so it is chosen only when no live voter exists.
+   */
   private mostUpToDateVoter(status: RaftStatus): NodeId | undefined {
-    let best: { id: NodeId; matchIndex: number } | undefined;
+    let best: { id: NodeId; matchIndex: number; live: boolean } | undefined;
     for (const p of status.progress) {
       if (!p.voter || p.id === this.id) continue;
-      if (best === undefined || p.matchIndex > best.matchIndex) best = { id: p.id, matchIndex: p.matchIndex };
+      const live = p.ticksSinceContact < this.electionTicks;
+      const better = best === undefined || (live && !best.live) || (live === best.live && p.matchIndex > best.matchIndex);
+      if (better) best = { id: p.id, matchIndex: p.matchIndex, live };
     }
     return best?.id;
   }

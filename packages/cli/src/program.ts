@@ -1,0 +1,140 @@
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { formatStorage, randomClusterId, runServer } from '@runnel/server';
+import type { ConfigFlags } from '@runnel/server';
+import { DEFAULT_QUORUM_BENCH, formatQuorumBench, runQuorumBench } from './bench-quorum.js';
+import { CliError, isExpectedError } from './errors.js';
+import { describeQuorum, formatDescription } from './quorum-describe.js';
+
+export interface CliIo {
+  readonly out: (text: string) => void;
+  readonly err: (text: string) => void;
+  readonly env: Readonly<Record<string, string | undefined>>;
+}
+
+const defaultIo: CliIo = {
+  out: (text) => process.stdout.write(text),
+  err: (text) => process.stderr.write(text),
+  env: process.env,
+};
+
+function positiveInt(name: string): (raw: string) => number {
+  return (raw) => {
+    if (!/^\d+$/.test(raw) || Number(raw) < 1) throw new InvalidArgumentError(`${name} must be a positive integer, got "${raw}"`);
+    return Number(raw);
+  };
+}
+
+interface ServerStartOptions {
+  config?: string;
+  nodeId?: string;
+  dataDir?: string;
+  controllerListen?: string;
+  controllerQuorum?: string;
+  clusterId?: string;
+  logLevel?: string;
+}
+
+export function createProgram(io: CliIo = defaultIo): Command {
+  const program = new Command('runnel')
+    .description('Runnel: a Raft-based, Kafka-style event streaming platform')
+    .exitOverride()
+    .configureOutput({ writeOut: io.out, writeErr: io.err })
+    .showHelpAfterError('(run with --help for usage)');
+
+  const storage = program.command('storage').description('format and inspect node data directories');
+  storage.command('random-uuid').description('print a new random cluster id').action(() => {
+    io.out(`${randomClusterId()}\n`);
+  });
+  storage.command('format')
+    .description('format a data directory for one node of one cluster (writes meta.properties)')
+    .requiredOption('--data-dir <dir>', 'node data directory')
+    .requiredOption('--node-id <id>', 'this node\'s id', positiveInt('--node-id'))
+    .requiredOption('--cluster-id <id>', 'cluster id (from `runnel storage random-uuid`)')
+    .option('--ignore-formatted', 'succeed without changes when already formatted with the same ids', false)
+    .action(async (options: { dataDir: string; nodeId: number; clusterId: string; ignoreFormatted: boolean }) => {
+      const result = await formatStorage(options);
+      io.out(result === 'formatted'
+        ? `Formatted ${options.dataDir} (cluster.id=${options.clusterId}, node.id=${options.nodeId})\n`
+        : `${options.dataDir} is already formatted with cluster.id=${options.clusterId}, node.id=${options.nodeId}; left as is\n`);
+    });
+
+  const server = program.command('server').description('run a runnel node');
+  server.command('start')
+    .description('start a node (a voter of the metadata quorum); runs until SIGTERM/SIGINT')
+    .option('--config <file>', 'Kafka-style properties file (node.id, log.dirs, controller.listener, controller.quorum.voters, ...)')
+    .option('--node-id <id>', 'node id (node.id, RUNNEL_NODE_ID)')
+    .option('--data-dir <dir>', 'data directory (log.dirs, RUNNEL_DATA_DIR)')
+    .option('--controller-listen <host:port>', 'controller listener (controller.listener, RUNNEL_CONTROLLER_LISTEN)')
+    .option('--controller-quorum <voters>', 'voters, e.g. 1@127.0.0.1:9093,2@127.0.0.1:9193 (controller.quorum.voters, RUNNEL_CONTROLLER_QUORUM)')
+    .option('--cluster-id <id>', 'refuse to start unless the data dir belongs to this cluster (cluster.id, RUNNEL_CLUSTER_ID)')
+    .option('--log-level <level>', 'fatal|error|warn|info|debug|trace (log.level, RUNNEL_LOG_LEVEL)')
+    .action(async (options: ServerStartOptions) => {
+      const flags: ConfigFlags = {
+        nodeId: options.nodeId,
+        dataDir: options.dataDir,
+        controllerListen: options.controllerListen,
+        controllerQuorumVoters: options.controllerQuorum,
+        clusterId: options.clusterId,
+        logLevel: options.logLevel,
+      };
+      const exitCode = await runServer({ flags, env: io.env, configFile: options.config ?? io.env['RUNNEL_CONFIG'] });
+      // gRPC and LevelDB are closed by now; exiting explicitly keeps a stray handle from hanging the process.
+      process.exit(exitCode);
+    });
+
+  const quorum = program.command('quorum').description('the metadata quorum');
+  quorum.command('describe')
+    .description('show the leader, term, commit index and each voter\'s and observer\'s replication state')
+    .requiredOption('--controller <host:port>', 'any controller\'s listener; followers redirect to the leader')
+    .option('--json', 'print JSON', false)
+    .addOption(new Option('--timeout-ms <ms>', 'deadline per request').argParser(positiveInt('--timeout-ms')).default(3_000))
+    .action(async (options: { controller: string; json: boolean; timeoutMs: number }) => {
+      const description = await describeQuorum(options.controller, options.timeoutMs);
+      io.out(options.json ? `${JSON.stringify(description)}\n` : `${formatDescription(description)}\n`);
+    });
+
+  const bench = program.command('bench').description('benchmarks (print figures)');
+  bench.command('quorum')
+    .description('commit latency, pipelined throughput and failover time of a 3-voter loopback quorum')
+    .addOption(new Option('--base-port <port>', 'node N listens on base + (N-1)*100').argParser(positiveInt('--base-port')).default(DEFAULT_QUORUM_BENCH.basePort))
+    .addOption(new Option('--proposals <n>', 'sequential proposals').argParser(positiveInt('--proposals')).default(DEFAULT_QUORUM_BENCH.sequentialProposals))
+    .addOption(new Option('--inflight <n>', 'pipelined proposals in flight').argParser(positiveInt('--inflight')).default(DEFAULT_QUORUM_BENCH.pipelinedInflight))
+    .addOption(new Option('--pipelined-ms <ms>', 'bound on the pipelined phase').argParser(positiveInt('--pipelined-ms')).default(DEFAULT_QUORUM_BENCH.pipelinedDurationMs))
+    .addOption(new Option('--failover-trials <n>', 'SIGKILL-the-leader trials').argParser(positiveInt('--failover-trials')).default(DEFAULT_QUORUM_BENCH.failoverTrials))
+    .option('--json', 'print only the JSON result line', false)
+    .action(async (options: { basePort: number; proposals: number; inflight: number; pipelinedMs: number; failoverTrials: number; json: boolean }) => {
+      const result = await runQuorumBench({
+        ...DEFAULT_QUORUM_BENCH,
+        basePort: options.basePort,
+        sequentialProposals: options.proposals,
+        pipelinedInflight: options.inflight,
+        pipelinedDurationMs: options.pipelinedMs,
+        failoverTrials: options.failoverTrials,
+      }, options.json ? () => undefined : (line) => io.err(`${line}\n`));
+      if (!options.json) io.out(`${formatQuorumBench(result)}\n`);
+      io.out(`${JSON.stringify({ bench: 'quorum', ...result })}\n`);
+    });
+
+  return program;
+}
+
+/** Runs the CLI; resolves with the exit code instead of exiting, so tests can call it. */
+export async function run(argv: readonly string[], io: CliIo = defaultIo): Promise<number> {
+  const program = createProgram(io);
+  try {
+    await program.parseAsync([...argv]);
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Commander already printed its message; help and version are successful exits.
+      return error.exitCode;
+    }
+    if (isExpectedError(error)) {
+      io.err(`runnel: error: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+}
+
+export { CliError };

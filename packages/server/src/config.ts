@@ -1,0 +1,298 @@
+// The daemon's one configuration schema. Every setting has a Kafka-style key (config file), a
+// RUNNEL_* environment variable and a command-line flag; precedence is flag > env > file > default.
+// Every rejected value names the key, the value and where it came from, so an operator can fix the
+// right place.
+import { readFileSync } from 'node:fs';
+import { RunnelError } from '@runnel/protocol';
+import { parseProperties } from './properties-file.js';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface ServerConfig {
+  readonly nodeId: number;
+  readonly dataDir: string;
+  /** host:port the controller gRPC listener binds (Raft + Quorum services). */
+  readonly controllerListen: string;
+  /** Voter id -> host:port of its controller listener. */
+  readonly controllerQuorumVoters: ReadonlyMap<number, string>;
+  /** When set, the node refuses to start on a data dir formatted for another cluster. */
+  readonly clusterId: string | undefined;
+  readonly logLevel: LogLevel;
+  readonly raftTickMs: number;
+  readonly electionTimeoutMs: number;
+  readonly heartbeatIntervalMs: number;
+  readonly requestTimeoutMs: number;
+  readonly snapshotEveryEntries: number;
+  /** Bound on graceful shutdown steps (leadership transfer, draining gRPC calls). */
+  readonly shutdownTimeoutMs: number;
+}
+
+/** Raw string inputs per setting, keyed by ServerConfig field name (commander gives camelCase options). */
+export type ConfigFlags = Partial<Record<keyof ServerConfig, string | undefined>>;
+
+export interface ConfigInputs {
+  readonly flags?: ConfigFlags;
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Path of a properties file; read here so errors can cite it. */
+  readonly configFile?: string | undefined;
+  /** Properties file contents (tests); `configFile` is then only used as its name. */
+  readonly configFileText?: string;
+}
+
+export interface ResolvedConfig {
+  readonly config: ServerConfig;
+  /** Where each setting came from, for the start-up log line. */
+  readonly sources: Readonly<Record<keyof ServerConfig, string>>;
+  /** Config file keys this schema does not know (Kafka warns about these rather than failing). */
+  readonly unknownFileKeys: readonly string[];
+}
+
+class InvalidValue extends Error {}
+
+interface Field<T> {
+  readonly fileKeys: readonly string[];
+  readonly env: string;
+  readonly flag: string;
+  readonly parse: (raw: string) => T;
+  /** undefined: required unless derived from other settings (see resolveConfig). */
+  readonly defaultValue: T | undefined;
+}
+
+type Schema = { readonly [K in keyof ServerConfig]: Field<ServerConfig[K]> };
+
+const MAX_PORT = 65_535;
+const MAX_NODE_ID = 2_147_483_647;
+
+function positiveInt(max: number): (raw: string) => number {
+  return (raw) => {
+    if (!/^\d+$/.test(raw)) throw new InvalidValue('must be a positive integer');
+    const n = Number(raw);
+    if (n < 1 || n > max) throw new InvalidValue(`must be between 1 and ${max}`);
+    return n;
+  };
+}
+
+export function parseHostPort(raw: string): string {
+  const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d+)$/.exec(raw);
+  if (match === null) throw new InvalidValue('must be HOST:PORT, e.g. 127.0.0.1:9093');
+  const port = Number(match[2]);
+  if (port < 1 || port > MAX_PORT) throw new InvalidValue(`port must be between 1 and ${MAX_PORT}`);
+  return raw;
+}
+
+/** Kafka's controller.quorum.voters format: `1@127.0.0.1:9093,2@127.0.0.1:9193`. */
+export function parseVoters(raw: string): Map<number, string> {
+  const voters = new Map<number, string>();
+  const endpoints = new Set<string>();
+  for (const part of raw.split(',')) {
+    const item = part.trim();
+    const at = item.indexOf('@');
+    if (at < 0) throw new InvalidValue(`entry "${item}" must be ID@HOST:PORT, e.g. 1@127.0.0.1:9093`);
+    const idText = item.slice(0, at);
+    const endpointText = item.slice(at + 1);
+    let id: number;
+    let endpoint: string;
+    try {
+      id = positiveInt(MAX_NODE_ID)(idText);
+      endpoint = parseHostPort(endpointText);
+    } catch (error) {
+      throw new InvalidValue(`entry "${item}": ${(error as Error).message}`);
+    }
+    if (voters.has(id)) throw new InvalidValue(`voter id ${id} appears twice`);
+    if (endpoints.has(endpoint)) throw new InvalidValue(`endpoint ${endpoint} appears twice`);
+    voters.set(id, endpoint);
+    endpoints.add(endpoint);
+  }
+  return voters;
+}
+
+function nonEmptyPath(raw: string): string {
+  if (raw.trim() === '') throw new InvalidValue('must not be empty');
+  if (raw.includes(',')) {
+    throw new InvalidValue('lists one directory only (several log dirs are not supported yet)');
+  }
+  return raw;
+}
+
+function clusterIdValue(raw: string): string {
+  if (!/^[A-Za-z0-9_-]{22}$/.test(raw)) {
+    throw new InvalidValue('must be 22 base64url characters (see `runnel storage random-uuid`)');
+  }
+  return raw;
+}
+
+function logLevelValue(raw: string): LogLevel {
+  const level = LOG_LEVELS.find((candidate) => candidate === raw.toLowerCase());
+  if (level === undefined) throw new InvalidValue(`must be one of ${LOG_LEVELS.join(', ')}`);
+  return level;
+}
+
+const SCHEMA: Schema = {
+  nodeId: { fileKeys: ['node.id'], env: 'RUNNEL_NODE_ID', flag: '--node-id', parse: positiveInt(MAX_NODE_ID), defaultValue: undefined },
+  dataDir: { fileKeys: ['data.dir', 'log.dirs', 'log.dir'], env: 'RUNNEL_DATA_DIR', flag: '--data-dir', parse: nonEmptyPath, defaultValue: undefined },
+  controllerListen: { fileKeys: ['controller.listener'], env: 'RUNNEL_CONTROLLER_LISTEN', flag: '--controller-listen', parse: parseHostPort, defaultValue: undefined },
+  controllerQuorumVoters: { fileKeys: ['controller.quorum.voters'], env: 'RUNNEL_CONTROLLER_QUORUM', flag: '--controller-quorum', parse: parseVoters, defaultValue: undefined },
+  clusterId: { fileKeys: ['cluster.id'], env: 'RUNNEL_CLUSTER_ID', flag: '--cluster-id', parse: clusterIdValue, defaultValue: undefined },
+  logLevel: { fileKeys: ['log.level'], env: 'RUNNEL_LOG_LEVEL', flag: '--log-level', parse: logLevelValue, defaultValue: 'info' },
+  raftTickMs: { fileKeys: ['raft.tick.ms'], env: 'RUNNEL_RAFT_TICK_MS', flag: '--raft-tick-ms', parse: positiveInt(60_000), defaultValue: 100 },
+  electionTimeoutMs: { fileKeys: ['controller.quorum.election.timeout.ms'], env: 'RUNNEL_ELECTION_TIMEOUT_MS', flag: '--election-timeout-ms', parse: positiveInt(600_000), defaultValue: 500 },
+  heartbeatIntervalMs: { fileKeys: ['controller.quorum.heartbeat.interval.ms'], env: 'RUNNEL_HEARTBEAT_INTERVAL_MS', flag: '--heartbeat-interval-ms', parse: positiveInt(600_000), defaultValue: 100 },
+  requestTimeoutMs: { fileKeys: ['controller.quorum.request.timeout.ms'], env: 'RUNNEL_REQUEST_TIMEOUT_MS', flag: '--request-timeout-ms', parse: positiveInt(600_000), defaultValue: 1_000 },
+  snapshotEveryEntries: { fileKeys: ['metadata.snapshot.every.entries'], env: 'RUNNEL_SNAPSHOT_EVERY_ENTRIES', flag: '--snapshot-every-entries', parse: positiveInt(100_000_000), defaultValue: 10_000 },
+  shutdownTimeoutMs: { fileKeys: ['controlled.shutdown.timeout.ms'], env: 'RUNNEL_SHUTDOWN_TIMEOUT_MS', flag: '--shutdown-timeout-ms', parse: positiveInt(600_000), defaultValue: 3_000 },
+};
+
+const FIELD_NAMES = Object.keys(SCHEMA) as (keyof ServerConfig)[];
+
+export const KNOWN_FILE_KEYS: ReadonlySet<string> = new Set(FIELD_NAMES.flatMap((name) => SCHEMA[name].fileKeys));
+
+function invalid(key: string, source: string, message: string): RunnelError {
+  return new RunnelError('INVALID_CONFIG', `invalid ${key} (from ${source}): ${message}`, { details: { key, source } });
+}
+
+interface RawValue { readonly raw: string; readonly source: string }
+
+function readConfigFile(inputs: ConfigInputs): { name: string; entries: Map<string, { value: string; line: number }> } | undefined {
+  if (inputs.configFile === undefined && inputs.configFileText === undefined) return undefined;
+  const name = inputs.configFile ?? '<config text>';
+  let text: string;
+  if (inputs.configFileText !== undefined) {
+    text = inputs.configFileText;
+  } else {
+    try {
+      text = readFileSync(name, 'utf8');
+    } catch (error) {
+      const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message;
+      throw new RunnelError('INVALID_CONFIG', `cannot read config file ${name}: ${reason}`, { cause: error, details: { key: 'config', source: name } });
+    }
+  }
+  return { name, entries: parseProperties(text) };
+}
+
+function rawValueFor(
+  name: keyof ServerConfig,
+  inputs: ConfigInputs,
+  file: ReturnType<typeof readConfigFile>,
+): RawValue | undefined {
+  const field = SCHEMA[name];
+  const flag = inputs.flags?.[name];
+  if (flag !== undefined) return { raw: flag, source: `flag ${field.flag}` };
+  const env = inputs.env?.[field.env];
+  // An empty variable counts as unset: compose files and shells often export VAR= for "no value".
+  if (env !== undefined && env !== '') return { raw: env, source: `environment variable ${field.env}` };
+  if (file !== undefined) {
+    const present = field.fileKeys.filter((key) => file.entries.has(key));
+    if (present.length > 1) {
+      throw invalid(present.join(' and '), `config file ${file.name}`, 'set only one of these keys');
+    }
+    const key = present[0];
+    const entry = key === undefined ? undefined : file.entries.get(key);
+    if (key !== undefined && entry !== undefined) {
+      return { raw: entry.value, source: `config file ${file.name}, key ${key}, line ${entry.line}` };
+    }
+  }
+  return undefined;
+}
+
+function displayKey(name: keyof ServerConfig): string {
+  return SCHEMA[name].fileKeys[0] ?? name;
+}
+
+export function resolveConfig(inputs: ConfigInputs): ResolvedConfig {
+  const file = readConfigFile(inputs);
+  const values: Partial<Record<keyof ServerConfig, unknown>> = {};
+  const sources: Partial<Record<keyof ServerConfig, string>> = {};
+  for (const name of FIELD_NAMES) {
+    const field = SCHEMA[name];
+    const raw = rawValueFor(name, inputs, file);
+    if (raw === undefined) {
+      values[name] = field.defaultValue;
+      sources[name] = 'default';
+      continue;
+    }
+    try {
+      values[name] = field.parse(raw.raw.trim());
+    } catch (error) {
+      if (error instanceof InvalidValue) throw invalid(displayKey(name), raw.source, `"${raw.raw}" ${error.message}`);
+      throw error;
+    }
+    sources[name] = raw.source;
+  }
+  const config = crossCheck(values, sources);
+  const unknownFileKeys = file === undefined ? [] : [...file.entries.keys()].filter((key) => !KNOWN_FILE_KEYS.has(key));
+  return { config, sources: sources as Record<keyof ServerConfig, string>, unknownFileKeys };
+}
+
+function required<K extends keyof ServerConfig>(values: Partial<Record<keyof ServerConfig, unknown>>, name: K): ServerConfig[K] {
+  const value = values[name];
+  if (value === undefined) {
+    const field = SCHEMA[name];
+    throw new RunnelError(
+      'INVALID_CONFIG',
+      `missing ${displayKey(name)}: pass ${field.flag}, set ${field.env}, or put ${displayKey(name)}=... in the config file`,
+      { details: { key: displayKey(name), source: 'none' } },
+    );
+  }
+  return value as ServerConfig[K];
+}
+
+function crossCheck(values: Partial<Record<keyof ServerConfig, unknown>>, sources: Partial<Record<keyof ServerConfig, string>>): ServerConfig {
+  const nodeId = required(values, 'nodeId');
+  const dataDir = required(values, 'dataDir');
+  const voters = required(values, 'controllerQuorumVoters');
+  let controllerListen = values.controllerListen as string | undefined;
+  if (controllerListen === undefined) {
+    // A voter listens where the quorum list says it does; only observers must say where explicitly.
+    controllerListen = voters.get(nodeId);
+    if (controllerListen === undefined) {
+      throw new RunnelError('INVALID_CONFIG', `missing controller.listener: node ${nodeId} is not in controller.quorum.voters, so pass --controller-listen`, {
+        details: { key: 'controller.listener', source: 'none' },
+      });
+    }
+    sources.controllerListen = `derived from controller.quorum.voters (${sources.controllerQuorumVoters})`;
+  }
+  const ownEndpoint = voters.get(nodeId);
+  if (ownEndpoint !== undefined && ownEndpoint !== controllerListen && !ownEndpoint.endsWith(`:${portOf(controllerListen)}`)) {
+    throw invalid('controller.listener', sources.controllerListen ?? 'default',
+      `"${controllerListen}" does not match this node's entry ${nodeId}@${ownEndpoint} in controller.quorum.voters (${sources.controllerQuorumVoters})`);
+  }
+  const raftTickMs = values.raftTickMs as number;
+  const electionTimeoutMs = values.electionTimeoutMs as number;
+  const heartbeatIntervalMs = values.heartbeatIntervalMs as number;
+  if (electionTimeoutMs % raftTickMs !== 0 || electionTimeoutMs / raftTickMs < 2) {
+    throw invalid('controller.quorum.election.timeout.ms', sources.electionTimeoutMs ?? 'default',
+      `${electionTimeoutMs} must be a multiple of raft.tick.ms (${raftTickMs}) and at least 2 ticks`);
+  }
+  if (heartbeatIntervalMs % raftTickMs !== 0 || heartbeatIntervalMs >= electionTimeoutMs) {
+    throw invalid('controller.quorum.heartbeat.interval.ms', sources.heartbeatIntervalMs ?? 'default',
+      `${heartbeatIntervalMs} must be a multiple of raft.tick.ms (${raftTickMs}) and below controller.quorum.election.timeout.ms (${electionTimeoutMs})`);
+  }
+  return {
+    nodeId,
+    dataDir,
+    controllerListen,
+    controllerQuorumVoters: voters,
+    clusterId: values.clusterId as string | undefined,
+    logLevel: values.logLevel as LogLevel,
+    raftTickMs,
+    electionTimeoutMs,
+    heartbeatIntervalMs,
+    requestTimeoutMs: values.requestTimeoutMs as number,
+    snapshotEveryEntries: values.snapshotEveryEntries as number,
+    shutdownTimeoutMs: values.shutdownTimeoutMs as number,
+  };
+}
+
+function portOf(hostPort: string): string {
+  return hostPort.slice(hostPort.lastIndexOf(':') + 1);
+}
+
+/** Ticks for the Raft driver, derived from the millisecond settings operators think in. */
+export function raftTimingTicks(config: ServerConfig): { tickMs: number; electionTicks: number; heartbeatTicks: number } {
+  return {
+    tickMs: config.raftTickMs,
+    electionTicks: config.electionTimeoutMs / config.raftTickMs,
+    heartbeatTicks: config.heartbeatIntervalMs / config.raftTickMs,
+  };
+}

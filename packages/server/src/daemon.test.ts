@@ -1,0 +1,75 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createQuorumClient, unaryCall } from '@runnel/protocol';
+import { resolveConfig } from './config.js';
+import { shutdownTransferTarget, startDaemon } from './daemon.js';
+import type { Daemon } from './daemon.js';
+import { formatStorage, randomClusterId } from './meta-properties.js';
+
+const ENDPOINT = '127.0.0.1:28093';
+let root: string;
+const daemons: Daemon[] = [];
+
+beforeEach(async () => {
+  root = await mkdtemp(join(tmpdir(), 'runnel-daemon-'));
+});
+afterEach(async () => {
+  await Promise.all(daemons.splice(0).map((daemon) => daemon.shutdown('test over')));
+  await rm(root, { recursive: true, force: true });
+});
+
+function configFor(dataDir: string): ReturnType<typeof resolveConfig>['config'] {
+  return resolveConfig({ flags: { nodeId: '1', dataDir, controllerQuorumVoters: `1@${ENDPOINT}` } }).config;
+}
+
+describe('daemon (single voter, in process)', () => {
+  it('serves Describe and commits proposals through Propose, then shuts down', async () => {
+    await formatStorage({ dataDir: root, nodeId: 1, clusterId: randomClusterId() });
+    const daemon = await startDaemon(configFor(root), pino({ level: 'silent' }));
+    daemons.push(daemon);
+    const client = createQuorumClient(ENDPOINT);
+    try {
+      const deadline = Date.now() + 10_000;
+      let leaderId = 0;
+      while (leaderId !== 1 && Date.now() < deadline) {
+        leaderId = (await unaryCall(client, 'describe', {}, 1_000)).leaderId;
+        if (leaderId !== 1) await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(leaderId).toBe(1);
+      const response = await unaryCall(client, 'propose', { data: Buffer.from('hello') }, 5_000);
+      expect(response.errorCode).toBe(0);
+      expect(daemon.stateMachine.view()).toMatchObject({ appliedCount: 1, lastAppliedIndex: response.index });
+    } finally {
+      client.close();
+    }
+  });
+
+  it('refuses to start when the listener port is taken, and releases its storage', async () => {
+    await formatStorage({ dataDir: root, nodeId: 1, clusterId: randomClusterId() });
+    const first = await startDaemon(configFor(root), pino({ level: 'silent' }));
+    daemons.push(first);
+    const otherDir = join(root, 'other');
+    await formatStorage({ dataDir: otherDir, nodeId: 1, clusterId: randomClusterId() });
+    await expect(startDaemon(configFor(otherDir), pino({ level: 'silent' }))).rejects.toThrow(/cannot listen on 127\.0\.0\.1:28093 \(controller\.listener\): address already in use/);
+  });
+});
+
+describe('shutdown leadership transfer target', () => {
+  const row = (id: number, logEndIndex: number, lastContactMs: number) => ({ id, voter: true, endpoint: '', logEndIndex, lag: 0, lastContactMs });
+  const view = (voters: ReturnType<typeof row>[]) => ({ leaderId: 1, term: 3, commitIndex: 10, answeredBy: 1, leaderEndpoint: '', voters, observers: [] });
+
+  it('picks the most up-to-date voter among those heard from recently', () => {
+    expect(shutdownTransferTarget(view([row(1, 10, 0), row(2, 8, 50), row(3, 10, 90)]), 1, 500)).toBe(3);
+  });
+
+  it('skips a voter that has gone quiet, even if it is further ahead', () => {
+    expect(shutdownTransferTarget(view([row(1, 10, 0), row(2, 10, 1_600), row(3, 9, 100)]), 1, 500)).toBe(3);
+  });
+
+  it('has no target when every other voter is silent or unknown', () => {
+    expect(shutdownTransferTarget(view([row(1, 10, 0), row(2, 10, 900), row(3, 10, -1)]), 1, 500)).toBeUndefined();
+  });
+});
