@@ -1,0 +1,14 @@
+export * from './core/records.js';
+export { MetadataImage, MetadataDelta, CLUSTER_RESOURCE, applyPartitionChange } from './core/metadata-image.js';
+export type { BrokerRegistration, PartitionState, TopicImage, PartitionRef } from './core/metadata-image.js';
+export * from './core/validation.js';
+export { placeReplicas, rackAlternatedOrder } from './core/replica-placement.js';
+export type { PlacementBroker, PlacementRequest } from './core/replica-placement.js';
+export { electLeader, electPreferredLeader, changeRecord } from './core/partition-change-builder.js';
+export type { ElectionOptions, UncleanElection, PartitionChangeDecision } from './core/partition-change-builder.js';
+export { QuorumController } from './core/quorum-controller.js';
+export { DEFAULT_CONTROLLER_CONFIG } from './core/controller-types.js';
+export type * from './core/controller-types.js';
+export { seededRandom } from './core/random.js';
+export type { Random } from './core/random.js';
+export { InvariantViolation } from './core/assert.js';
