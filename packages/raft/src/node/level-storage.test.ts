@@ -1,7 +1,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Level } from 'level';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Entry, Snapshot } from '../core/types.js';
 import { EMPTY_PERSISTED_STATE } from '../core/types.js';
 import { decodeEntry, decodeHardState, decodeSnapshot, encodeEntry, encodeHardState, encodeSnapshot } from './codec.js';
@@ -156,5 +157,27 @@ describe('LevelStorage', () => {
     const loaded = await (await reopen()).load();
     expect(loaded.entries).toEqual(entries(1, 50, 1));
     expect(loaded.hardState.commitIndex).toBe(49);
+  });
+
+  it('fsyncs entries, snapshots and term or vote changes, but not a write that only moves the commit index', async () => {
+    await storage.load();
+    const batch = vi.spyOn(Level.prototype, 'batch');
+    try {
+      const syncOf = (): unknown => (batch.mock.calls.at(-1)?.[1] as { sync?: boolean } | undefined)?.sync;
+      await storage.persist({ snapshot: undefined, entries: entries(1, 2, 1), hardState: { term: 1, votedFor: 1, commitIndex: 0 } });
+      expect(syncOf()).toBe(true);
+      await storage.persist({ snapshot: undefined, entries: [], hardState: { term: 1, votedFor: 1, commitIndex: 2 } });
+      expect(syncOf()).toBe(false);
+      await storage.persist({ snapshot: undefined, entries: [], hardState: { term: 2, votedFor: 0, commitIndex: 2 } });
+      expect(syncOf()).toBe(true);
+      await storage.persist({ snapshot: undefined, entries: [], hardState: { term: 2, votedFor: 3, commitIndex: 2 } });
+      expect(syncOf()).toBe(true);
+      await storage.persist({ snapshot: snapshot(2, 1), entries: [], hardState: undefined });
+      expect(syncOf()).toBe(true);
+      expect(batch).toHaveBeenCalledTimes(5);
+    } finally {
+      batch.mockRestore();
+    }
+    expect((await storage.load()).hardState).toEqual({ term: 2, votedFor: 3, commitIndex: 2 });
   });
 });

@@ -67,6 +67,9 @@ function assertContiguous(entries: readonly Entry[]): void {
 export class LevelStorage {
   private snapshotIndex = 0;
   private lastIndex = 0;
+  /** Term and vote as last written with sync: a change to either must be durable before anyone hears of it. */
+  private durableTerm = 0;
+  private durableVotedFor = 0;
   /** Writes are chained so the in-memory bounds always describe what is on disk. */
   private tail: Promise<unknown> = Promise.resolve();
   private closed = false;
@@ -105,6 +108,8 @@ export class LevelStorage {
       }
       this.snapshotIndex = snapshotIndex;
       this.lastIndex = snapshotIndex + entries.length;
+      this.durableTerm = hardState.term;
+      this.durableVotedFor = hardState.votedFor;
       return { hardState, snapshot, entries };
     });
   }
@@ -149,7 +154,19 @@ export class LevelStorage {
       }
 
       if (ops.length === 0) return;
-      await this.db.batch(ops, { sync: true });
+      // Log entries, snapshots, terms and votes are promises to peers and must be on disk first. A
+      // hard state that only moves the commit index is not (a restarted node relearns its commit
+      // index from the leader, Raft §5.3), so it skips the fsync that would otherwise sit on every
+      // commit's critical path. LevelDB applies writes in order, so whatever survives a crash of such
+      // a write never refers to entries that did not survive.
+      const hardState = update.hardState;
+      const termOrVoteChanged = hardState !== undefined && (hardState.term !== this.durableTerm || hardState.votedFor !== this.durableVotedFor);
+      const sync = snapshot !== undefined || update.entries.length > 0 || termOrVoteChanged;
+      await this.db.batch(ops, { sync });
+      if (sync && hardState !== undefined) {
+        this.durableTerm = hardState.term;
+        this.durableVotedFor = hardState.votedFor;
+      }
       this.snapshotIndex = snapshotIndex;
       this.lastIndex = lastIndex;
     });
