@@ -1,1 +1,2 @@
 export * from './log/index.js';
+export * from './replica/index.js';
