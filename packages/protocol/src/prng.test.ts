@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Prng } from './prng.js';
+import { Prng } from '@runnel/protocol/prng';
 
 function draws(seed: number, count: number): number[] {
   const r = new Prng(seed);
