@@ -1,0 +1,2 @@
+// @runnel/client: producer, consumer and admin client for Runnel clusters.
+export {};
