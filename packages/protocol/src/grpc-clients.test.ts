@@ -108,6 +108,7 @@ describe('gRPC clients against a real server on 127.0.0.1', () => {
         },
         { from: 1, to: 2, term: 3, voteResponse: { preVote: true, granted: false } },
       ],
+      senderEndpoint: '127.0.0.1:9094',
     };
     received.length = 0;
     const ack = await unaryCall(raft, 'deliver', batch, 2_000);

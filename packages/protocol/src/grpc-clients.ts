@@ -11,6 +11,40 @@ import type {
   TransferLeadershipRequest,
   TransferLeadershipResponse,
 } from './quorum-messages.js';
+import type {
+  AllocateProducerIdsRequest,
+  AllocateProducerIdsResponse,
+  AlterConfigsRequest,
+  AlterConfigsResponse,
+  AlterPartitionRequest,
+  AlterPartitionResponse,
+  BrokerHeartbeatRequest,
+  BrokerHeartbeatResponse,
+  CreatePartitionsRequest,
+  CreatePartitionsResponse,
+  CreateTopicsRequest,
+  CreateTopicsResponse,
+  DeleteTopicsRequest,
+  DeleteTopicsResponse,
+  RegisterBrokerRequest,
+  RegisterBrokerResponse,
+} from './controller-messages.js';
+import type {
+  DescribeClusterRequest,
+  DescribeClusterResponse,
+  FetchRequest,
+  FetchResponse,
+  InitProducerIdRequest,
+  InitProducerIdResponse,
+  ListOffsetsRequest,
+  ListOffsetsResponse,
+  MetadataRequest,
+  MetadataResponse,
+  OffsetsForLeaderEpochRequest,
+  OffsetsForLeaderEpochResponse,
+  ProduceRequest,
+  ProduceResponse,
+} from './broker-messages.js';
 
 export type UnaryCallback<Res> = (error: grpc.ServiceError | null, response?: Res) => void;
 
@@ -34,17 +68,60 @@ export interface QuorumClient extends grpc.Client {
   transferLeadership: UnaryMethod<TransferLeadershipRequest, TransferLeadershipResponse>;
 }
 
+/** runnel.v1.Controller: brokers register, heartbeat and report ISR changes; admin calls land here. */
+export interface ControllerClient extends grpc.Client {
+  registerBroker: UnaryMethod<RegisterBrokerRequest, RegisterBrokerResponse>;
+  brokerHeartbeat: UnaryMethod<BrokerHeartbeatRequest, BrokerHeartbeatResponse>;
+  createTopics: UnaryMethod<CreateTopicsRequest, CreateTopicsResponse>;
+  deleteTopics: UnaryMethod<DeleteTopicsRequest, DeleteTopicsResponse>;
+  createPartitions: UnaryMethod<CreatePartitionsRequest, CreatePartitionsResponse>;
+  alterPartition: UnaryMethod<AlterPartitionRequest, AlterPartitionResponse>;
+  allocateProducerIds: UnaryMethod<AllocateProducerIdsRequest, AllocateProducerIdsResponse>;
+  alterConfigs: UnaryMethod<AlterConfigsRequest, AlterConfigsResponse>;
+}
+
+/** runnel.v1.Broker: clients and follower replicas; admin calls are forwarded to the controller. */
+export interface BrokerClient extends grpc.Client {
+  metadata: UnaryMethod<MetadataRequest, MetadataResponse>;
+  produce: UnaryMethod<ProduceRequest, ProduceResponse>;
+  fetch: UnaryMethod<FetchRequest, FetchResponse>;
+  listOffsets: UnaryMethod<ListOffsetsRequest, ListOffsetsResponse>;
+  offsetsForLeaderEpoch: UnaryMethod<OffsetsForLeaderEpochRequest, OffsetsForLeaderEpochResponse>;
+  initProducerId: UnaryMethod<InitProducerIdRequest, InitProducerIdResponse>;
+  describeCluster: UnaryMethod<DescribeClusterRequest, DescribeClusterResponse>;
+  createTopics: UnaryMethod<CreateTopicsRequest, CreateTopicsResponse>;
+  deleteTopics: UnaryMethod<DeleteTopicsRequest, DeleteTopicsResponse>;
+  createPartitions: UnaryMethod<CreatePartitionsRequest, CreatePartitionsResponse>;
+  alterConfigs: UnaryMethod<AlterConfigsRequest, AlterConfigsResponse>;
+}
+
 export type UnaryMethodName<C> = {
   [K in keyof C]: C[K] extends UnaryMethod<infer _Req, infer _Res> ? K : never;
 }[keyof C];
 export type RequestOf<M> = M extends UnaryMethod<infer Req, infer _Res> ? Req : never;
 export type ResponseOf<M> = M extends UnaryMethod<infer _Req, infer Res> ? Res : never;
 
+/**
+ * Server-side implementation of the service whose client is C, checked against the same message
+ * types the client uses, e.g. `const impl: ServiceHandlers<BrokerClient> = { produce: (call, cb) => ... }`
+ * then `server.addService(BROKER_SERVICE, impl)`. A type alias (not an interface) so it stays
+ * assignable to grpc.UntypedServiceImplementation.
+ */
+export type ServiceHandlers<C> = {
+  [K in UnaryMethodName<C>]: grpc.handleUnaryCall<RequestOf<C[K]>, ResponseOf<C[K]>>;
+};
+export type ControllerServiceHandlers = ServiceHandlers<ControllerClient>;
+export type BrokerServiceHandlers = ServiceHandlers<BrokerClient>;
+
 const RAFT_CONSTRUCTOR = serviceConstructor('Raft');
 const QUORUM_CONSTRUCTOR = serviceConstructor('Quorum');
+const CONTROLLER_CONSTRUCTOR = serviceConstructor('Controller');
+const BROKER_CONSTRUCTOR = serviceConstructor('Broker');
 
 export const RAFT_SERVICE: grpc.ServiceDefinition = RAFT_CONSTRUCTOR.service;
 export const QUORUM_SERVICE: grpc.ServiceDefinition = QUORUM_CONSTRUCTOR.service;
+export const CONTROLLER_SERVICE: grpc.ServiceDefinition = CONTROLLER_CONSTRUCTOR.service;
+export const BROKER_SERVICE: grpc.ServiceDefinition = BROKER_CONSTRUCTOR.service;
 
 /**
  * Snapshots of the metadata log travel in one message, so the 4 MiB gRPC default would cap the
@@ -98,6 +175,18 @@ export function createRaftClient(address: string, options?: grpc.ChannelOptions)
 export function createQuorumClient(address: string, options?: grpc.ChannelOptions): QuorumClient {
   const client = new QUORUM_CONSTRUCTOR(address, grpc.credentials.createInsecure(), channelOptions(options));
   return client as unknown as QuorumClient;
+}
+
+/** A client for runnel.v1.Controller on `address` ("host:port"), plaintext. */
+export function createControllerClient(address: string, options?: grpc.ChannelOptions): ControllerClient {
+  const client = new CONTROLLER_CONSTRUCTOR(address, grpc.credentials.createInsecure(), channelOptions(options));
+  return client as unknown as ControllerClient;
+}
+
+/** A client for runnel.v1.Broker on `address` ("host:port"), plaintext. */
+export function createBrokerClient(address: string, options?: grpc.ChannelOptions): BrokerClient {
+  const client = new BROKER_CONSTRUCTOR(address, grpc.credentials.createInsecure(), channelOptions(options));
+  return client as unknown as BrokerClient;
 }
 
 /**

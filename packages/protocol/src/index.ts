@@ -2,16 +2,25 @@ export { loadProtos, protoRoot, serviceConstructor, PROTO_LOADER_OPTIONS } from 
 export {
   RAFT_SERVICE,
   QUORUM_SERVICE,
+  CONTROLLER_SERVICE,
+  BROKER_SERVICE,
   MESSAGE_BYTES_MAX,
   PEER_CHANNEL_OPTIONS,
   createRaftClient,
   createQuorumClient,
+  createControllerClient,
+  createBrokerClient,
   serverOptions,
   unaryCall,
 } from './grpc-clients.js';
 export type {
   RaftClient,
   QuorumClient,
+  ControllerClient,
+  BrokerClient,
+  ServiceHandlers,
+  ControllerServiceHandlers,
+  BrokerServiceHandlers,
   UnaryMethod,
   UnaryCallback,
   UnaryMethodName,
@@ -20,6 +29,8 @@ export type {
 } from './grpc-clients.js';
 export type * from './raft-messages.js';
 export type * from './quorum-messages.js';
+export type * from './controller-messages.js';
+export type * from './broker-messages.js';
 export { ErrorCode, errorInfo, isErrorCodeName, RunnelError } from './errors.js';
 export type { ErrorCodeName, ErrorInfo, RunnelErrorOptions } from './errors.js';
 export { ERROR_TABLE } from './error-codes.js';
