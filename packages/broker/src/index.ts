@@ -1,2 +1,13 @@
 export * from './log/index.js';
 export * from './replica/index.js';
+export { ReplicaManager, topicLogConfig, topicMinInsync } from './manager/replica-manager.js';
+export type { AlterPartitionAnswer, AlterPartitionSender, HostedPartitionView, ReplicaManagerOptions } from './manager/replica-manager.js';
+export { ReplicaFetcher } from './manager/replica-fetcher.js';
+export type { FetchTransport, FollowerPartitionHandle, ReplicaFetcherOptions } from './manager/replica-fetcher.js';
+export { FetchWaiters } from './manager/fetch-waiters.js';
+export { EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, CONSUMER_REPLICA_ID } from './manager/messages.js';
+export { brokerServiceHandlers } from './server/broker-service.js';
+export type { BrokerServiceOptions } from './server/broker-service.js';
+export { metadataResponse, brokersOf } from './server/metadata-response.js';
+export type { ClusterIdentity } from './server/metadata-response.js';
+export { GrpcFetchTransport } from './server/grpc-fetch-transport.js';
