@@ -12,3 +12,4 @@ export type * from './core/controller-types.js';
 export { seededRandom } from './core/random.js';
 export type { Random } from './core/random.js';
 export { InvariantViolation } from './core/assert.js';
+export * from './node/index.js';
