@@ -1,2 +1,17 @@
-// @runnel/client: producer, consumer and admin client for Runnel clusters.
-export {};
+// @runnel/client: producer, consumer and admin client for Runnel clusters, KafkaJS style.
+
+export { Runnel, REQUEST_TIMEOUT_MS_DEFAULT } from './runnel.js';
+export type { RunnelConfig } from './runnel.js';
+export { Admin } from './admin.js';
+export type { ClusterDescription, CreateTopicsOptions, PartitionMetadataView, TopicMetadataView, TopicSpec } from './admin.js';
+export { Producer } from './producer.js';
+export type { Acks, Message, MessageHeaders, ProducerOptions, ProducerRecord, RecordMetadata } from './producer.js';
+export { Consumer } from './consumer.js';
+export type { ConsumedHeaders, ConsumedMessage, ConsumerOptions, EachBatchPayload, EachMessagePayload, RunOptions, TopicPartitionOffset } from './consumer.js';
+export { DefaultPartitioner } from './partitioner.js';
+export { DEFAULT_RETRY, backoffMs, retry, resolveRetryOptions } from './retry.js';
+export type { ResolvedRetryOptions, RetryCallOptions, RetryContext, RetryOptions, Sleep } from './retry.js';
+export { SILENT_LOGGER, SYSTEM_CLOCK } from './logger.js';
+export type { Clock, Logger } from './logger.js';
+export type { BrokerNode, PartitionInfo, TopicInfo } from './cluster.js';
+export { RunnelError } from '@runnel/protocol';

@@ -1,0 +1,306 @@
+// Connections and the metadata cache shared by the admin, producers and consumers of one Runnel
+// instance: one gRPC channel per broker address, reused by every caller; topic metadata fetched
+// from any broker, cached, and refreshed when a response says the cache is stale.
+
+import * as grpc from '@grpc/grpc-js';
+import { RunnelError, createBrokerClient, unaryCall } from '@runnel/protocol';
+import type { BrokerClient, MetadataResponse, RequestOf, ResponseOf, UnaryMethod, UnaryMethodName } from '@runnel/protocol';
+import type { Clock, Logger } from './logger.js';
+import { retry } from './retry.js';
+import type { ResolvedRetryOptions, RetryCallOptions, Sleep } from './retry.js';
+
+/** A broker as the metadata names it. */
+export interface BrokerNode {
+  id: number;
+  host: string;
+  port: number;
+  rack: string;
+  fenced: boolean;
+}
+
+/** One partition of a topic as the cached metadata describes it. */
+export interface PartitionInfo {
+  partition: number;
+  /** -1 when the partition has no leader (offline). */
+  leaderId: number;
+  leaderEpoch: number;
+  replicas: number[];
+  isr: number[];
+  offlineReplicas: number[];
+  errorCode: number;
+}
+
+/** A topic as the cached metadata describes it, partitions sorted by id. */
+export interface TopicInfo {
+  name: string;
+  topicId: string;
+  isInternal: boolean;
+  partitions: PartitionInfo[];
+}
+
+/** Everything a Cluster needs, resolved by the Runnel constructor. */
+export interface ClusterOptions {
+  bootstrapBrokers: readonly string[];
+  clientId: string;
+  logger: Logger;
+  retry: ResolvedRetryOptions;
+  requestTimeoutMs: number;
+  clock: Clock;
+  random: () => number;
+  sleep: Sleep;
+}
+
+type BrokerMethod = UnaryMethodName<BrokerClient>;
+
+/** Connection pool plus metadata cache. Internal to the client: users reach it through Runnel. */
+export class Cluster {
+  readonly options: ClusterOptions;
+  readonly logger: Logger;
+  private readonly clients = new Map<string, BrokerClient>();
+  private brokers = new Map<number, BrokerNode>();
+  private topics = new Map<string, TopicInfo>();
+  private readonly trackedTopics = new Set<string>();
+  private refreshing: Promise<void> | null = null;
+  private refreshAgain = false;
+  private nextBootstrapIndex = 0;
+  private closed = false;
+  /** The cluster id and controller from the latest metadata answer. */
+  clusterId = '';
+  controllerId = -1;
+
+  /** Validates the bootstrap list; connects lazily. */
+  constructor(options: ClusterOptions) {
+    if (options.bootstrapBrokers.length === 0) throw new RangeError('brokers: give at least one bootstrap broker "host:port"');
+    for (const address of options.bootstrapBrokers) parseAddress(address);
+    this.options = options;
+    this.logger = options.logger;
+  }
+
+  /** The channel to `address`, created on first use and kept until close(). */
+  client(address: string): BrokerClient {
+    if (this.closed) throw new RunnelError('NETWORK_EXCEPTION', 'the client is disconnected');
+    let client = this.clients.get(address);
+    if (client === undefined) {
+      client = createBrokerClient(address);
+      this.clients.set(address, client);
+    }
+    return client;
+  }
+
+  /** One call, no retry, under the request timeout (or `timeoutMs`). */
+  call<K extends BrokerMethod>(address: string, method: K, request: RequestOf<BrokerClient[K]>, timeoutMs?: number): Promise<ResponseOf<BrokerClient[K]>> {
+    return unaryCall(this.client(address), method, request, timeoutMs ?? this.options.requestTimeoutMs);
+  }
+
+  /**
+   * Like call(), but `signal` cancels the RPC: a consumer's long poll must end at stop() instead
+   * of holding shutdown for maxWaitMs. A cancelled call rejects with NETWORK_EXCEPTION.
+   */
+  callCancellable<K extends BrokerMethod>(brokerId: number, method: K, request: RequestOf<BrokerClient[K]>, timeoutMs: number, signal: AbortSignal): Promise<ResponseOf<BrokerClient[K]>> {
+    const address = this.addressOf(brokerId);
+    const client = this.client(address);
+    const fn = client[method] as unknown as UnaryMethod<RequestOf<BrokerClient[K]>, ResponseOf<BrokerClient[K]>>;
+    return new Promise((resolve, reject) => {
+      if (signal.aborted) {
+        reject(new RunnelError('NETWORK_EXCEPTION', `${String(method)} to ${address} cancelled`));
+        return;
+      }
+      const onAbort = (): void => call.cancel();
+      const call = fn.call(client, request, new grpc.Metadata(), { deadline: Date.now() + timeoutMs }, (error, response) => {
+        signal.removeEventListener('abort', onAbort);
+        if (error !== null) reject(grpcFailure(error, String(method), address));
+        else if (response === undefined) reject(new RunnelError('UNKNOWN_SERVER_ERROR', `${String(method)}: empty response`));
+        else resolve(response);
+      });
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  /** The address of broker `brokerId`; LEADER_NOT_AVAILABLE (stale metadata) when it is not known. */
+  addressOf(brokerId: number): string {
+    const broker = this.brokers.get(brokerId);
+    if (broker === undefined) {
+      throw new RunnelError('LEADER_NOT_AVAILABLE', `broker ${brokerId} is not in the cached metadata`, { details: { brokerId } });
+    }
+    return `${broker.host}:${broker.port}`;
+  }
+
+  /** One call to broker `brokerId`, no retry. */
+  callBroker<K extends BrokerMethod>(brokerId: number, method: K, request: RequestOf<BrokerClient[K]>, timeoutMs?: number): Promise<ResponseOf<BrokerClient[K]>> {
+    return this.call(this.addressOf(brokerId), method, request, timeoutMs);
+  }
+
+  /**
+   * One call to whichever broker answers: known brokers first, then the bootstrap list, starting
+   * at a rotating position so load and failures spread. Tries each address once.
+   */
+  async callAny<K extends BrokerMethod>(method: K, request: RequestOf<BrokerClient[K]>): Promise<ResponseOf<BrokerClient[K]>> {
+    const addresses = this.candidateAddresses();
+    let lastError: unknown = null;
+    for (let i = 0; i < addresses.length; i++) {
+      const address = addresses[(this.nextBootstrapIndex + i) % addresses.length] as string;
+      try {
+        const response = await this.call(address, method, request);
+        this.nextBootstrapIndex = (this.nextBootstrapIndex + i) % addresses.length;
+        return response;
+      } catch (error) {
+        if (!(error instanceof RunnelError) || !error.retriable) throw error;
+        lastError = error;
+        this.logger.debug({ address, method, codeName: error.codeName }, 'broker did not answer; trying the next');
+      }
+    }
+    this.nextBootstrapIndex = (this.nextBootstrapIndex + 1) % Math.max(1, addresses.length);
+    throw lastError instanceof RunnelError
+      ? lastError
+      : new RunnelError('NETWORK_EXCEPTION', `no broker answered ${String(method)}`);
+  }
+
+  private candidateAddresses(): string[] {
+    const known = [...this.brokers.values()].filter((b) => !b.fenced).map((b) => `${b.host}:${b.port}`);
+    return [...new Set([...known, ...this.options.bootstrapBrokers])];
+  }
+
+  /** Runs `fn` through the shared retry helper with this client's options, clock and randomness. */
+  retry<T>(fn: (attempt: number) => Promise<T>, call: RetryCallOptions = {}): Promise<T> {
+    return retry(fn, this.options.retry, { random: this.options.random, sleep: this.options.sleep, nowMs: () => this.options.clock.nowMs() }, call);
+  }
+
+  /**
+   * Fetches metadata for every tracked topic plus `topics` (which become tracked). Concurrent
+   * callers share one request; a call arriving while one is in flight gets a fresh one after it,
+   * because the in-flight answer may predate the change that made the caller ask.
+   */
+  async refreshMetadata(topics: readonly string[] = []): Promise<void> {
+    for (const topic of topics) this.trackedTopics.add(topic);
+    if (this.refreshing !== null) {
+      this.refreshAgain = true;
+      return this.refreshing;
+    }
+    this.refreshing = (async () => {
+      try {
+        do {
+          this.refreshAgain = false;
+          const response = await this.callAny('metadata', { topics: [...this.trackedTopics], allTopics: false });
+          this.applyMetadata(response, [...this.trackedTopics]);
+        } while (this.refreshAgain);
+      } finally {
+        this.refreshing = null;
+      }
+    })();
+    return this.refreshing;
+  }
+
+  /** Every topic in the cluster (a Metadata request for all topics), without tracking them. */
+  async fetchAllTopics(): Promise<TopicInfo[]> {
+    const response = await this.callAny('metadata', { topics: [], allTopics: true });
+    this.applyBrokers(response);
+    return response.topics.filter((t) => t.errorCode === 0).map(toTopicInfo);
+  }
+
+  /** Fresh metadata for `topics`, retried while a topic is unknown or leaderless (e.g. just created). */
+  async ensureTopics(topics: readonly string[]): Promise<Map<string, TopicInfo>> {
+    await this.retry(async () => {
+      await this.refreshMetadata(topics);
+      for (const topic of topics) {
+        const info = this.topics.get(topic);
+        if (info === undefined) throw new RunnelError('UNKNOWN_TOPIC_OR_PARTITION', `topic "${topic}" does not exist`, { details: { topic } });
+      }
+    }, { operation: 'metadata' });
+    return new Map(topics.map((t) => [t, this.topics.get(t) as TopicInfo]));
+  }
+
+  /** The cached metadata of `topic`, if any. */
+  topic(topic: string): TopicInfo | undefined {
+    return this.topics.get(topic);
+  }
+
+  /** Cached brokers. */
+  brokerList(): BrokerNode[] {
+    return [...this.brokers.values()].sort((a, b) => a.id - b.id);
+  }
+
+  /** The cached leader of a partition, or -1 when unknown or offline. */
+  leaderOf(topic: string, partition: number): number {
+    const info = this.partitionInfo(topic, partition);
+    if (info === undefined || info.leaderId < 0 || !this.brokers.has(info.leaderId)) return -1;
+    return info.leaderId;
+  }
+
+  /** The cached leader epoch of a partition, or -1 when unknown. */
+  leaderEpochOf(topic: string, partition: number): number {
+    return this.partitionInfo(topic, partition)?.leaderEpoch ?? -1;
+  }
+
+  private partitionInfo(topic: string, partition: number): PartitionInfo | undefined {
+    const partitions = this.topics.get(topic)?.partitions;
+    const direct = partitions?.[partition];
+    // Partitions are sorted by id, so the index is the id unless the answer skipped one.
+    return direct?.partition === partition ? direct : partitions?.find((p) => p.partition === partition);
+  }
+
+  private applyBrokers(response: MetadataResponse): void {
+    this.clusterId = response.clusterId;
+    this.controllerId = response.controllerId;
+    this.brokers = new Map(response.brokers.map((b) => [b.id, { id: b.id, host: b.host, port: b.port, rack: b.rack, fenced: b.fenced }]));
+  }
+
+  private applyMetadata(response: MetadataResponse, requested: readonly string[]): void {
+    this.applyBrokers(response);
+    const answered = new Set<string>();
+    for (const topic of response.topics) {
+      answered.add(topic.name);
+      if (topic.errorCode !== 0) {
+        // An unknown topic is dropped from the cache so producers wait for it instead of writing
+        // to partitions of a deleted incarnation.
+        this.topics.delete(topic.name);
+        continue;
+      }
+      this.topics.set(topic.name, toTopicInfo(topic));
+    }
+    for (const topic of requested) if (!answered.has(topic)) this.topics.delete(topic);
+    this.logger.debug({ topics: requested.length, brokers: this.brokers.size }, 'metadata refreshed');
+  }
+
+  /** Closes every channel; later calls fail with NETWORK_EXCEPTION. */
+  close(): void {
+    this.closed = true;
+    for (const client of this.clients.values()) client.close();
+    this.clients.clear();
+  }
+}
+
+function toTopicInfo(topic: MetadataResponse['topics'][number]): TopicInfo {
+  const partitions = topic.partitions
+    .map((p) => ({
+      partition: p.partition,
+      leaderId: p.leaderId,
+      leaderEpoch: p.leaderEpoch,
+      replicas: [...p.replicas],
+      isr: [...p.isr],
+      offlineReplicas: [...p.offlineReplicas],
+      errorCode: p.errorCode,
+    }))
+    .sort((a, b) => a.partition - b.partition);
+  return { name: topic.name, topicId: topic.topicId, isInternal: topic.isInternal, partitions };
+}
+
+/** The same mapping as @runnel/protocol's unaryCall: transport failures become retriable codes. */
+function grpcFailure(error: grpc.ServiceError, method: string, address: string): RunnelError {
+  const codeName =
+    error.code === grpc.status.DEADLINE_EXCEEDED
+      ? 'REQUEST_TIMED_OUT'
+      : error.code === grpc.status.UNAVAILABLE || error.code === grpc.status.CANCELLED
+        ? 'NETWORK_EXCEPTION'
+        : 'UNKNOWN_SERVER_ERROR';
+  return new RunnelError(codeName, `${method} to ${address} failed: ${grpc.status[error.code] ?? error.code}: ${error.details}`, { cause: error, details: { method, target: address, grpcCode: error.code } });
+}
+
+/** Splits "host:port", rejecting anything else early so a typo fails at construction. */
+export function parseAddress(address: string): { host: string; port: number } {
+  const colon = address.lastIndexOf(':');
+  const port = Number(address.slice(colon + 1));
+  if (colon <= 0 || !Number.isInteger(port) || port <= 0 || port > 65_535) {
+    throw new RangeError(`broker address must be "host:port", got "${address}"`);
+  }
+  return { host: address.slice(0, colon), port };
+}

@@ -1,0 +1,514 @@
+// A consumer of explicitly assigned partitions (groups come later). One fetch loop long-polls the
+// leaders of the assigned partitions, decodes whole batches, drops records below the requested
+// offset, and fills a bounded buffer that run() handlers or `for await` drain in order.
+
+import { EventEmitter } from 'node:events';
+import { RunnelError, decodeRecordBatch, iterateBatches } from '@runnel/protocol';
+import type { DecodedRecord } from '@runnel/protocol';
+import type { Cluster } from './cluster.js';
+import { Notifier } from './notifier.js';
+import { asRunnelError, backoffMs } from './retry.js';
+
+/** Consumer settings. */
+export interface ConsumerOptions {
+  /** Accepted for KafkaJS compatibility; group membership is not implemented yet, use assign(). */
+  groupId?: string;
+  /** Long-poll bound of one fetch. Default 500 ms. */
+  maxWaitMs?: number;
+  /** The broker answers once this many bytes are available (or maxWaitMs passed). Default 1. */
+  minBytes?: number;
+  /** Bound on one fetch response. Default 10 MiB. */
+  maxBytes?: number;
+  /** Bound per partition in one fetch. Default 1 MiB. */
+  maxBytesPerPartition?: number;
+  /** Where to go when the position is unknown or out of range. Default 'latest'. */
+  autoOffsetReset?: 'earliest' | 'latest';
+  /** The fetch loop pauses while this many messages wait for the handler. Default 10 000. */
+  maxBufferedMessages?: number;
+}
+
+/** A partition to read and where to start. */
+export interface TopicPartitionOffset {
+  topic: string;
+  partition: number;
+  /** First offset to read; default: per `fromBeginning`, else autoOffsetReset. */
+  offset?: number;
+}
+
+/** Header values as received; a repeated key gives an array. */
+export type ConsumedHeaders = Record<string, Buffer | null | Array<Buffer | null>>;
+
+/** A record as the consumer delivers it. */
+export interface ConsumedMessage {
+  topic: string;
+  partition: number;
+  offset: number;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: ConsumedHeaders;
+  /** Milliseconds since the epoch. */
+  timestamp: number;
+}
+
+/** What eachMessage receives. */
+export interface EachMessagePayload {
+  topic: string;
+  partition: number;
+  message: ConsumedMessage;
+}
+
+/** What eachBatch receives: consecutive messages of one partition. */
+export interface EachBatchPayload {
+  batch: { topic: string; partition: number; highWatermark: number; messages: ConsumedMessage[] };
+}
+
+/** Handlers of {@link Consumer.run}; give exactly one. */
+export interface RunOptions {
+  eachMessage?: (payload: EachMessagePayload) => Promise<void>;
+  eachBatch?: (payload: EachBatchPayload) => Promise<void>;
+}
+
+interface PartitionState {
+  topic: string;
+  partition: number;
+  /** Next offset to fetch; -1 while it must be looked up with `reset`. */
+  fetchOffset: number;
+  reset: 'earliest' | 'latest';
+  paused: boolean;
+  /** Bumped by seek/pause so fetch answers for an older position are dropped. */
+  generation: number;
+  retryAtMs: number;
+  attempts: number;
+  highWatermark: number;
+}
+
+const DEFAULTS = {
+  maxWaitMs: 500,
+  minBytes: 1,
+  maxBytes: 10 * 1024 * 1024,
+  maxBytesPerPartition: 1024 * 1024,
+  maxBufferedMessages: 10_000,
+};
+
+function partitionKey(topic: string, partition: number): string {
+  return `${topic}\u0000${partition}`;
+}
+
+/**
+ * A KafkaJS-like consumer of assigned partitions. Obtain one with `runnel.consumer(options)`.
+ * Emits 'crash' (error) when a handler throws or a non-retriable error stops it.
+ */
+export class Consumer extends EventEmitter {
+  private readonly cluster: Cluster;
+  private readonly maxWaitMs: number;
+  private readonly minBytes: number;
+  private readonly maxBytes: number;
+  private readonly maxBytesPerPartition: number;
+  private readonly autoOffsetReset: 'earliest' | 'latest';
+  private readonly maxBufferedMessages: number;
+  private readonly partitions = new Map<string, PartitionState>();
+  private buffer: ConsumedMessage[] = [];
+  private readonly dataArrived = new Notifier();
+  private readonly spaceFreed = new Notifier();
+  private fetchLoop: Promise<void> | null = null;
+  private deliveryLoop: Promise<void> | null = null;
+  private running = false;
+  private metadataRefresh: Promise<void> | null = null;
+  private abort = new AbortController();
+  /** The error that stopped the consumer, if any. */
+  crashError: Error | null = null;
+
+  /** @internal Use `runnel.consumer()`. */
+  constructor(cluster: Cluster, options: ConsumerOptions = {}) {
+    super();
+    this.cluster = cluster;
+    this.maxWaitMs = options.maxWaitMs ?? DEFAULTS.maxWaitMs;
+    this.minBytes = options.minBytes ?? DEFAULTS.minBytes;
+    this.maxBytes = options.maxBytes ?? DEFAULTS.maxBytes;
+    this.maxBytesPerPartition = options.maxBytesPerPartition ?? DEFAULTS.maxBytesPerPartition;
+    this.autoOffsetReset = options.autoOffsetReset ?? 'latest';
+    this.maxBufferedMessages = options.maxBufferedMessages ?? DEFAULTS.maxBufferedMessages;
+    for (const [name, value] of Object.entries({ maxWaitMs: this.maxWaitMs, minBytes: this.minBytes, maxBytes: this.maxBytes, maxBytesPerPartition: this.maxBytesPerPartition, maxBufferedMessages: this.maxBufferedMessages })) {
+      if (!Number.isInteger(value) || value < 0 || (name !== 'maxWaitMs' && value === 0)) throw new RangeError(`${name} must be a positive integer, got ${value}`);
+    }
+    if (this.autoOffsetReset !== 'earliest' && this.autoOffsetReset !== 'latest') throw new RangeError(`autoOffsetReset must be 'earliest' or 'latest'`);
+  }
+
+  /** Discovers the cluster. */
+  async connect(): Promise<void> {
+    await this.cluster.retry(() => this.cluster.refreshMetadata(), { operation: 'connect' });
+  }
+
+  /**
+   * Replaces the assignment. Partitions without an offset start at the beginning with
+   * `fromBeginning`, otherwise where autoOffsetReset says.
+   */
+  assign(assignments: TopicPartitionOffset[], options: { fromBeginning?: boolean } = {}): void {
+    const reset = options.fromBeginning === true ? 'earliest' : this.autoOffsetReset;
+    this.partitions.clear();
+    this.buffer = [];
+    for (const a of assignments) {
+      if (!(Number.isInteger(a.partition) && a.partition >= 0)) throw new RangeError(`partition must be a non-negative integer, got ${a.partition}`);
+      if (a.offset !== undefined && !(Number.isInteger(a.offset) && a.offset >= 0)) throw new RangeError(`offset must be a non-negative integer, got ${a.offset}`);
+      this.partitions.set(partitionKey(a.topic, a.partition), {
+        topic: a.topic,
+        partition: a.partition,
+        fetchOffset: a.offset ?? -1,
+        reset,
+        paused: false,
+        generation: 0,
+        retryAtMs: 0,
+        attempts: 0,
+        highWatermark: -1,
+      });
+    }
+    this.dataArrived.notify();
+  }
+
+  /** The current assignment. */
+  assignment(): Array<{ topic: string; partition: number }> {
+    return [...this.partitions.values()].map((p) => ({ topic: p.topic, partition: p.partition }));
+  }
+
+  /** Moves an assigned partition's position; buffered messages of it are dropped. */
+  seek(target: { topic: string; partition: number; offset: number | string }): void {
+    const state = this.requireAssigned(target.topic, target.partition);
+    const offset = Number(target.offset);
+    if (!(Number.isInteger(offset) && offset >= 0)) throw new RangeError(`offset must be a non-negative integer, got ${String(target.offset)}`);
+    this.dropBuffered(state);
+    state.fetchOffset = offset;
+    this.dataArrived.notify();
+  }
+
+  /** Stops fetching the given partitions (all of a topic when `partitions` is omitted). */
+  pause(topics: Array<{ topic: string; partitions?: number[] }>): void {
+    for (const state of this.matching(topics)) {
+      if (state.paused) continue;
+      state.paused = true;
+      // Rewind to the first undelivered message so resume() continues exactly there.
+      const firstBuffered = this.buffer.find((m) => m.topic === state.topic && m.partition === state.partition);
+      this.dropBuffered(state);
+      if (firstBuffered !== undefined) state.fetchOffset = firstBuffered.offset;
+    }
+  }
+
+  /** Resumes paused partitions. */
+  resume(topics: Array<{ topic: string; partitions?: number[] }>): void {
+    for (const state of this.matching(topics)) state.paused = false;
+    this.dataArrived.notify();
+  }
+
+  /** Paused partitions. */
+  paused(): Array<{ topic: string; partition: number }> {
+    return [...this.partitions.values()].filter((p) => p.paused).map((p) => ({ topic: p.topic, partition: p.partition }));
+  }
+
+  private matching(topics: Array<{ topic: string; partitions?: number[] }>): PartitionState[] {
+    const out: PartitionState[] = [];
+    for (const t of topics) {
+      for (const state of this.partitions.values()) {
+        if (state.topic === t.topic && (t.partitions === undefined || t.partitions.includes(state.partition))) out.push(state);
+      }
+    }
+    return out;
+  }
+
+  private requireAssigned(topic: string, partition: number): PartitionState {
+    const state = this.partitions.get(partitionKey(topic, partition));
+    if (state === undefined) throw new RunnelError('UNKNOWN_TOPIC_OR_PARTITION', `${topic}-${partition} is not assigned to this consumer`, { details: { topic, partition } });
+    return state;
+  }
+
+  private dropBuffered(state: PartitionState): void {
+    state.generation++;
+    this.buffer = this.buffer.filter((m) => m.topic !== state.topic || m.partition !== state.partition);
+    this.spaceFreed.notify();
+  }
+
+  /**
+   * Starts fetching and delivering to the handler; resolves once started (like KafkaJS). A
+   * handler that throws stops the consumer and is reported with the 'crash' event.
+   */
+  async run(options: RunOptions): Promise<void> {
+    if ((options.eachMessage === undefined) === (options.eachBatch === undefined)) throw new TypeError('run() needs exactly one of eachMessage and eachBatch');
+    if (this.deliveryLoop !== null) throw new Error('the consumer is already running');
+    this.start();
+    this.deliveryLoop = this.deliver(options).catch((error: unknown) => this.crash(error));
+  }
+
+  private async deliver(options: RunOptions): Promise<void> {
+    while (this.running) {
+      const first = this.buffer[0];
+      if (first === undefined) {
+        await this.dataArrived.wait(this.maxWaitMs);
+        continue;
+      }
+      if (options.eachBatch !== undefined) {
+        let count = 0;
+        while (count < this.buffer.length && this.buffer[count]?.topic === first.topic && this.buffer[count]?.partition === first.partition) count++;
+        const messages = this.buffer.splice(0, count);
+        this.spaceFreed.notify();
+        const state = this.partitions.get(partitionKey(first.topic, first.partition));
+        await options.eachBatch({ batch: { topic: first.topic, partition: first.partition, highWatermark: state?.highWatermark ?? -1, messages } });
+      } else if (options.eachMessage !== undefined) {
+        this.buffer.shift();
+        this.spaceFreed.notify();
+        await options.eachMessage({ topic: first.topic, partition: first.partition, message: first });
+      }
+    }
+  }
+
+  /** Reads messages with `for await`; the loop ends when the consumer is stopped. */
+  async *[Symbol.asyncIterator](): AsyncGenerator<ConsumedMessage, void, undefined> {
+    this.start();
+    while (this.running) {
+      const message = this.buffer.shift();
+      if (message === undefined) {
+        await this.dataArrived.wait(this.maxWaitMs);
+        continue;
+      }
+      this.spaceFreed.notify();
+      yield message;
+    }
+    if (this.crashError !== null) throw this.crashError;
+  }
+
+  private start(): void {
+    if (this.running) return;
+    if (this.crashError !== null) throw this.crashError;
+    this.running = true;
+    this.abort = new AbortController();
+    this.fetchLoop = this.fetchForever().catch((error: unknown) => this.crash(error));
+  }
+
+  private crash(error: unknown): void {
+    const failure = error instanceof Error ? error : asRunnelError(error);
+    this.crashError ??= failure;
+    this.running = false;
+    this.abort.abort();
+    this.dataArrived.notify();
+    this.spaceFreed.notify();
+    this.cluster.logger.error({ err: failure }, 'consumer stopped by an error');
+    this.emit('crash', failure);
+  }
+
+  /** Stops fetching and delivery; resolves when both loops have ended. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.abort.abort();
+    this.dataArrived.notify();
+    this.spaceFreed.notify();
+    await Promise.all([this.fetchLoop, this.deliveryLoop]);
+    this.fetchLoop = null;
+    this.deliveryLoop = null;
+  }
+
+  /** Stops the consumer. Channels belong to the Runnel instance. */
+  async disconnect(): Promise<void> {
+    await this.stop();
+  }
+
+  private async fetchForever(): Promise<void> {
+    while (this.running) {
+      if (this.buffer.length >= this.maxBufferedMessages) {
+        await this.spaceFreed.wait(this.maxWaitMs);
+        continue;
+      }
+      await this.resolveOffsets();
+      const nowMs = this.cluster.options.clock.nowMs();
+      const byLeader = new Map<number, PartitionState[]>();
+      let needMetadata = false;
+      let nextRetryMs = Number.POSITIVE_INFINITY;
+      for (const state of this.partitions.values()) {
+        if (state.paused) continue;
+        if (state.fetchOffset < 0) {
+          // Still to be looked up: wake in time for its retry rather than a whole maxWaitMs later.
+          nextRetryMs = Math.min(nextRetryMs, Math.max(state.retryAtMs, nowMs));
+          continue;
+        }
+        if (state.retryAtMs > nowMs) {
+          nextRetryMs = Math.min(nextRetryMs, state.retryAtMs);
+          continue;
+        }
+        const leader = this.cluster.leaderOf(state.topic, state.partition);
+        if (leader < 0) {
+          needMetadata = true;
+          this.backOff(state, nowMs);
+          continue;
+        }
+        const list = byLeader.get(leader) ?? [];
+        list.push(state);
+        byLeader.set(leader, list);
+      }
+      if (needMetadata) await this.refreshMetadata();
+      if (byLeader.size === 0) {
+        await this.dataArrived.wait(Math.min(this.maxWaitMs, Math.max(1, nextRetryMs - nowMs)));
+        continue;
+      }
+      await Promise.all([...byLeader].map(([leader, states]) => this.fetchFrom(leader, states)));
+    }
+  }
+
+  private backOff(state: PartitionState, nowMs: number): void {
+    state.attempts++;
+    state.retryAtMs = nowMs + backoffMs(this.cluster.options.retry, Math.min(state.attempts - 1, 20), this.cluster.options.random);
+  }
+
+  private async refreshMetadata(): Promise<void> {
+    this.metadataRefresh ??= this.cluster
+      .refreshMetadata([...new Set([...this.partitions.values()].map((p) => p.topic))])
+      .catch((error: unknown) => {
+        this.cluster.logger.warn({ codeName: asRunnelError(error).codeName }, 'consumer metadata refresh failed; retrying with backoff');
+      })
+      .finally(() => {
+        this.metadataRefresh = null;
+      });
+    await this.metadataRefresh;
+  }
+
+  /** Looks up positions that are unknown (new assignment or out of range) with ListOffsets. */
+  private async resolveOffsets(): Promise<void> {
+    const unresolved = [...this.partitions.values()].filter((p) => p.fetchOffset < 0 && !p.paused);
+    if (unresolved.length === 0) return;
+    const nowMs = this.cluster.options.clock.nowMs();
+    const byLeader = new Map<number, PartitionState[]>();
+    for (const state of unresolved) {
+      if (state.retryAtMs > nowMs) continue;
+      const leader = this.cluster.leaderOf(state.topic, state.partition);
+      if (leader < 0) {
+        await this.refreshMetadata();
+        this.backOff(state, nowMs);
+        continue;
+      }
+      byLeader.set(leader, [...(byLeader.get(leader) ?? []), state]);
+    }
+    await Promise.all([...byLeader].map(([leader, states]) => this.listOffsetsFrom(leader, states)));
+  }
+
+  private async listOffsetsFrom(leader: number, states: PartitionState[]): Promise<void> {
+    const generations = states.map((s) => s.generation);
+    const topics = groupByTopic(states, (s) => ({ partition: s.partition, currentLeaderEpoch: -1, timestamp: s.reset === 'earliest' ? -2 : -1 }));
+    try {
+      const response = await this.cluster.callBroker(leader, 'listOffsets', { replicaId: -1, isolationLevel: 0, topics });
+      const results = indexResults(response.topics);
+      states.forEach((state, i) => {
+        if (state.generation !== generations[i] || state.fetchOffset >= 0) return;
+        const result = results.get(partitionKey(state.topic, state.partition));
+        if (result === undefined) return this.backOff(state, this.cluster.options.clock.nowMs());
+        if (result.errorCode !== 0) return this.onPartitionError(state, RunnelError.fromCode(result.errorCode, result.errorMessage || undefined));
+        state.fetchOffset = result.offset;
+        state.attempts = 0;
+        this.cluster.logger.debug({ topic: state.topic, partition: state.partition, offset: result.offset, reset: state.reset }, 'consumer position reset');
+      });
+    } catch (error) {
+      const failure = asRunnelError(error);
+      for (const state of states) this.onPartitionError(state, failure);
+    }
+  }
+
+  private async fetchFrom(leader: number, states: PartitionState[]): Promise<void> {
+    const requested = states.map((s) => ({ state: s, offset: s.fetchOffset, generation: s.generation }));
+    const topics = groupByTopic(states, (s) => ({
+      partition: s.partition,
+      currentLeaderEpoch: -1,
+      fetchOffset: s.fetchOffset,
+      lastFetchedEpoch: -1,
+      logStartOffset: -1,
+      partitionMaxBytes: this.maxBytesPerPartition,
+      flushedOffset: -1,
+    }));
+    const request = { replicaId: -1, replicaEpoch: 0, maxWaitMs: this.maxWaitMs, minBytes: this.minBytes, maxBytes: this.maxBytes, isolationLevel: 0, topics };
+    let response;
+    try {
+      response = await this.cluster.callCancellable(leader, 'fetch', request, this.maxWaitMs + this.cluster.options.requestTimeoutMs, this.abort.signal);
+    } catch (error) {
+      if (!this.running) return;
+      const failure = asRunnelError(error);
+      for (const { state } of requested) this.onPartitionError(state, failure);
+      return;
+    }
+    if (response.errorCode !== 0) {
+      const failure = RunnelError.fromCode(response.errorCode);
+      for (const { state } of requested) this.onPartitionError(state, failure);
+      return;
+    }
+    const results = indexResults(response.topics);
+    for (const { state, offset, generation } of requested) {
+      // A seek, pause or reassignment since the request makes its answer stale.
+      if (state.generation !== generation || state.fetchOffset !== offset || this.partitions.get(partitionKey(state.topic, state.partition)) !== state) continue;
+      const result = results.get(partitionKey(state.topic, state.partition));
+      if (result === undefined) continue;
+      if (result.errorCode !== 0) {
+        this.onPartitionError(state, RunnelError.fromCode(result.errorCode, result.errorMessage || undefined, { details: { topic: state.topic, partition: state.partition, fetchOffset: offset } }));
+        continue;
+      }
+      state.attempts = 0;
+      state.highWatermark = result.highWatermark;
+      this.appendRecords(state, result.records);
+    }
+  }
+
+  private appendRecords(state: PartitionState, records: Buffer): void {
+    let delivered = 0;
+    for (const entry of iterateBatches(records, { verifyCrc: false })) {
+      // A response may end with a batch cut by maxBytes: the next fetch starts at its offset.
+      if (entry.kind !== 'batch') break;
+      const lastOffset = entry.header.baseOffset + entry.header.lastOffsetDelta;
+      if (lastOffset < state.fetchOffset) continue;
+      const batch = decodeRecordBatch(records, entry.position);
+      if (!batch.header.attributes.control) {
+        for (const record of batch.records) {
+          // A fetch returns whole batches, so the first one may start before the position.
+          if (record.offset < state.fetchOffset) continue;
+          this.buffer.push(toMessage(state, record));
+          delivered++;
+        }
+      }
+      state.fetchOffset = lastOffset + 1;
+    }
+    if (delivered > 0) this.dataArrived.notify();
+  }
+
+  private onPartitionError(state: PartitionState, error: RunnelError): void {
+    if (!this.running) return;
+    const nowMs = this.cluster.options.clock.nowMs();
+    if (error.codeName === 'OFFSET_OUT_OF_RANGE') {
+      this.cluster.logger.info({ topic: state.topic, partition: state.partition, fetchOffset: state.fetchOffset, reset: this.autoOffsetReset }, 'offset out of range; resetting');
+      state.fetchOffset = -1;
+      state.reset = this.autoOffsetReset;
+      return;
+    }
+    if (!error.retriable) {
+      this.crash(error);
+      return;
+    }
+    if (error.staleMetadata || error.codeName === 'NETWORK_EXCEPTION' || error.codeName === 'REQUEST_TIMED_OUT') {
+      void this.refreshMetadata();
+    }
+    this.backOff(state, nowMs);
+    this.cluster.logger.debug({ topic: state.topic, partition: state.partition, codeName: error.codeName, attempts: state.attempts }, 'fetch failed; backing off');
+  }
+}
+
+function toMessage(state: PartitionState, record: DecodedRecord): ConsumedMessage {
+  const headers: ConsumedHeaders = {};
+  for (const header of record.headers) {
+    const existing = headers[header.key];
+    if (existing === undefined) headers[header.key] = header.value;
+    else if (Array.isArray(existing)) existing.push(header.value);
+    else headers[header.key] = [existing, header.value];
+  }
+  return { topic: state.topic, partition: state.partition, offset: record.offset, key: record.key, value: record.value, headers, timestamp: record.timestamp };
+}
+
+function groupByTopic<T>(states: PartitionState[], toPartition: (s: PartitionState) => T): Array<{ name: string; partitions: T[] }> {
+  const byTopic = new Map<string, T[]>();
+  for (const s of states) byTopic.set(s.topic, [...(byTopic.get(s.topic) ?? []), toPartition(s)]);
+  return [...byTopic].map(([name, partitions]) => ({ name, partitions }));
+}
+
+function indexResults<P extends { partition: number }>(topics: ReadonlyArray<{ name: string; partitions: P[] }>): Map<string, P> {
+  const out = new Map<string, P>();
+  for (const topic of topics) for (const p of topic.partitions) out.set(partitionKey(topic.name, p.partition), p);
+  return out;
+}
