@@ -2,9 +2,8 @@
 // instance: one gRPC channel per broker address, reused by every caller; topic metadata fetched
 // from any broker, cached, and refreshed when a response says the cache is stale.
 
-import * as grpc from '@grpc/grpc-js';
 import { RunnelError, createBrokerClient, unaryCall } from '@runnel/protocol';
-import type { BrokerClient, MetadataResponse, RequestOf, ResponseOf, UnaryMethod, UnaryMethodName } from '@runnel/protocol';
+import type { BrokerClient, MetadataResponse, RequestOf, ResponseOf, UnaryMethodName } from '@runnel/protocol';
 import type { Clock, Logger } from './logger.js';
 import { retry } from './retry.js';
 import type { ResolvedRetryOptions, RetryCallOptions, Sleep } from './retry.js';
@@ -97,23 +96,7 @@ export class Cluster {
    * of holding shutdown for maxWaitMs. A cancelled call rejects with NETWORK_EXCEPTION.
    */
   callCancellable<K extends BrokerMethod>(brokerId: number, method: K, request: RequestOf<BrokerClient[K]>, timeoutMs: number, signal: AbortSignal): Promise<ResponseOf<BrokerClient[K]>> {
-    const address = this.addressOf(brokerId);
-    const client = this.client(address);
-    const fn = client[method] as unknown as UnaryMethod<RequestOf<BrokerClient[K]>, ResponseOf<BrokerClient[K]>>;
-    return new Promise((resolve, reject) => {
-      if (signal.aborted) {
-        reject(new RunnelError('NETWORK_EXCEPTION', `${String(method)} to ${address} cancelled`));
-        return;
-      }
-      const onAbort = (): void => call.cancel();
-      const call = fn.call(client, request, new grpc.Metadata(), { deadline: Date.now() + timeoutMs }, (error, response) => {
-        signal.removeEventListener('abort', onAbort);
-        if (error !== null) reject(grpcFailure(error, String(method), address));
-        else if (response === undefined) reject(new RunnelError('UNKNOWN_SERVER_ERROR', `${String(method)}: empty response`));
-        else resolve(response);
-      });
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
+    return unaryCall(this.client(this.addressOf(brokerId)), method, request, timeoutMs, signal);
   }
 
   /** The address of broker `brokerId`; LEADER_NOT_AVAILABLE (stale metadata) when it is not known. */
@@ -282,17 +265,6 @@ function toTopicInfo(topic: MetadataResponse['topics'][number]): TopicInfo {
     }))
     .sort((a, b) => a.partition - b.partition);
   return { name: topic.name, topicId: topic.topicId, isInternal: topic.isInternal, partitions };
-}
-
-/** The same mapping as @runnel/protocol's unaryCall: transport failures become retriable codes. */
-function grpcFailure(error: grpc.ServiceError, method: string, address: string): RunnelError {
-  const codeName =
-    error.code === grpc.status.DEADLINE_EXCEEDED
-      ? 'REQUEST_TIMED_OUT'
-      : error.code === grpc.status.UNAVAILABLE || error.code === grpc.status.CANCELLED
-        ? 'NETWORK_EXCEPTION'
-        : 'UNKNOWN_SERVER_ERROR';
-  return new RunnelError(codeName, `${method} to ${address} failed: ${grpc.status[error.code] ?? error.code}: ${error.details}`, { cause: error, details: { method, target: address, grpcCode: error.code } });
 }
 
 /** Splits "host:port", rejecting anything else early so a typo fails at construction. */

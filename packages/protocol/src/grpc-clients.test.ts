@@ -138,6 +138,17 @@ describe('gRPC clients against a real server on 127.0.0.1', () => {
     expect(elapsedMs).toBeLessThan(SLOW_HANDLER_DELAY_MS);
   });
 
+  it('an aborted call is cancelled at once and rejects with a retriable NETWORK_EXCEPTION', async () => {
+    const controller = new AbortController();
+    const pending = unaryCall(quorum, 'propose', { data: Buffer.from('x') }, 10_000, controller.signal).catch((e: unknown) => e);
+    controller.abort();
+    const error = await pending;
+    expect(error).toBeInstanceOf(RunnelError);
+    expect(error).toMatchObject({ codeName: 'NETWORK_EXCEPTION', retriable: true, details: { grpcCode: grpc.status.CANCELLED } });
+    const already = await unaryCall(quorum, 'describe', {}, 1_000, controller.signal).catch((e: unknown) => e);
+    expect(already).toMatchObject({ codeName: 'NETWORK_EXCEPTION' });
+  });
+
   it('a method the server does not implement maps to UNSUPPORTED_VERSION', async () => {
     const error = await unaryCall(quorum, 'transferLeadership', { targetId: 0 }, 2_000).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RunnelError);

@@ -222,16 +222,24 @@ export function unaryCall<C extends grpc.Client, K extends UnaryMethodName<C>>(
   method: K,
   request: RequestOf<C[K]>,
   deadlineMs: number,
+  signal?: AbortSignal,
 ): Promise<ResponseOf<C[K]>> {
   if (!Number.isFinite(deadlineMs) || deadlineMs <= 0) {
     return Promise.reject(new RangeError(`deadlineMs must be a positive finite number, got ${deadlineMs}`));
   }
+  const target = client.getChannel().getTarget();
+  if (signal?.aborted === true) {
+    return Promise.reject(new RunnelError('NETWORK_EXCEPTION', `${String(method)} to ${target} cancelled before it started`, { details: { method: String(method), target } }));
+  }
   const fn = client[method] as unknown as UnaryMethod<RequestOf<C[K]>, ResponseOf<C[K]>>;
   const options: Partial<grpc.CallOptions> = { deadline: Date.now() + deadlineMs };
   return new Promise((resolve, reject) => {
-    fn.call(client, request, new grpc.Metadata(), options, (error, response) => {
+    // A cancelled call ends with status CANCELLED, which maps to NETWORK_EXCEPTION like any lost call.
+    const onAbort = (): void => call.cancel();
+    const call = fn.call(client, request, new grpc.Metadata(), options, (error, response) => {
+      signal?.removeEventListener('abort', onAbort);
       if (error !== null) {
-        reject(toRunnelError(error, String(method), client.getChannel().getTarget(), deadlineMs));
+        reject(toRunnelError(error, String(method), target, deadlineMs));
         return;
       }
       if (response === undefined) {
@@ -240,6 +248,7 @@ export function unaryCall<C extends grpc.Client, K extends UnaryMethodName<C>>(
       }
       resolve(response);
     });
+    signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
 
