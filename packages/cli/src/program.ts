@@ -4,6 +4,7 @@ import type { ConfigFlags } from '@runnel/server';
 import { DEFAULT_QUORUM_BENCH, formatQuorumBench, runQuorumBench } from './bench-quorum.js';
 import { CliError, isExpectedError } from './errors.js';
 import { describeQuorum, formatDescription } from './quorum-describe.js';
+import { registerClientCommands, stdinLines } from './client-commands.js';
 
 export interface CliIo {
   readonly out: (text: string) => void;
@@ -114,6 +115,8 @@ export function createProgram(io: CliIo = defaultIo): Command {
       if (!options.json) io.out(`${formatQuorumBench(result)}\n`);
       io.out(`${JSON.stringify({ bench: 'quorum', ...result })}\n`);
     });
+
+  registerClientCommands(program, { out: io.out, err: io.err, inputLines: stdinLines });
 
   return program;
 }
