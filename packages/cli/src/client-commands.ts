@@ -4,6 +4,7 @@ import { createInterface } from 'node:readline';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { Runnel } from '@runnel/client';
 import type { Acks, ConsumedMessage, Message, TopicMetadataView } from '@runnel/client';
+import { formatConsumeBench, formatProduceBench, runConsumeBench, runProduceBench } from './bench-client.js';
 import { CliError } from './errors.js';
 
 export interface ClientCommandsIo {
@@ -51,9 +52,7 @@ function collectConfig(raw: string, previous: Array<{ name: string; value: strin
 }
 
 function connect(bootstrap: string): Runnel {
-  const brokers = bootstrap.split(',').map((b) => b.trim()).filter((b) => b !== '');
-  if (brokers.length === 0) throw new CliError('--bootstrap-server needs at least one host:port');
-  return new Runnel({ brokers, clientId: 'runnel-cli' });
+  return new Runnel({ brokers: brokerList(bootstrap), clientId: 'runnel-cli' });
 }
 
 /** `Topic: T Partition: 0 Leader: 1 Replicas: 1,2,3 Isr: 1,2,3`, as kafka-topics.sh prints it. */
@@ -330,5 +329,55 @@ export function registerClientCommands(program: Command, io: ClientCommandsIo): 
         runnel.close();
       }
       io.err(`Processed a total of ${count} messages\n`);
+    });
+
+  registerClientBenchCommands(program, io);
+}
+
+function brokerList(bootstrap: string): string[] {
+  const brokers = bootstrap.split(',').map((b) => b.trim()).filter((b) => b !== '');
+  if (brokers.length === 0) throw new CliError('--bootstrap-server needs at least one host:port');
+  return brokers;
+}
+
+function registerClientBenchCommands(program: Command, io: ClientCommandsIo): void {
+  const bench = program.commands.find((c) => c.name() === 'bench') ?? program.command('bench').description('benchmarks (print figures)');
+  bench.command('produce')
+    .description('producer throughput and latency (like kafka-producer-perf-test); the topic must exist')
+    .requiredOption(BOOTSTRAP_FLAG, BOOTSTRAP_HELP)
+    .requiredOption('--topic <name>', 'topic name')
+    .addOption(new Option('--num-records <n>', 'records to send').argParser(positiveInt('--num-records')).default(1_000_000))
+    .addOption(new Option('--record-size <bytes>', 'value size').argParser(positiveInt('--record-size')).default(100))
+    .addOption(new Option('--acks <acks>', 'all (-1), 1 or 0').argParser(parseAcks).default('all' as Acks))
+    .addOption(new Option('--throughput <records/s>', 'target rate; 0 for as fast as possible').argParser(nonNegativeInt('--throughput')).default(0))
+    .addOption(new Option('--records-per-send <n>', 'records per send() call').argParser(positiveInt('--records-per-send')).default(100))
+    .addOption(new Option('--linger-ms <ms>', 'producer lingerMs').argParser(nonNegativeInt('--linger-ms')).default(5))
+    .addOption(new Option('--batch-size <bytes>', 'producer batchSize').argParser(positiveInt('--batch-size')).default(262_144))
+    .addOption(new Option('--max-duration-ms <ms>', 'bound on the run').argParser(positiveInt('--max-duration-ms')).default(300_000))
+    .option('--json', 'also print a JSON line', false)
+    .action(async (options: { bootstrapServer: string; topic: string; numRecords: number; recordSize: number; acks: Acks; throughput: number; recordsPerSend: number; lingerMs: number; batchSize: number; maxDurationMs: number; json: boolean }) => {
+      const benchOptions = {
+        brokers: brokerList(options.bootstrapServer), topic: options.topic, numRecords: options.numRecords, recordSizeBytes: options.recordSize,
+        acks: options.acks, throughput: options.throughput, recordsPerSend: options.recordsPerSend, lingerMs: options.lingerMs,
+        batchSizeBytes: options.batchSize, maxDurationMs: options.maxDurationMs, progress: process.stderr.isTTY === true,
+      };
+      const result = await runProduceBench(benchOptions);
+      io.out(`${formatProduceBench(benchOptions, result)}\n`);
+      if (options.json) io.out(`${JSON.stringify({ bench: 'produce', acks: options.acks, recordSizeBytes: options.recordSize, ...result })}\n`);
+    });
+  bench.command('consume')
+    .description('consumer throughput from the beginning of a topic (like kafka-consumer-perf-test)')
+    .requiredOption(BOOTSTRAP_FLAG, BOOTSTRAP_HELP)
+    .requiredOption('--topic <name>', 'topic name')
+    .addOption(new Option('--messages <n>', 'records to read').argParser(positiveInt('--messages')).default(1_000_000))
+    .addOption(new Option('--max-duration-ms <ms>', 'bound on the run').argParser(positiveInt('--max-duration-ms')).default(300_000))
+    .option('--json', 'also print a JSON line', false)
+    .action(async (options: { bootstrapServer: string; topic: string; messages: number; maxDurationMs: number; json: boolean }) => {
+      const result = await runConsumeBench({
+        brokers: brokerList(options.bootstrapServer), topic: options.topic, numRecords: options.messages, maxDurationMs: options.maxDurationMs,
+        progress: process.stderr.isTTY === true,
+      });
+      io.out(`${formatConsumeBench(result)}\n`);
+      if (options.json) io.out(`${JSON.stringify({ bench: 'consume', ...result })}\n`);
     });
 }

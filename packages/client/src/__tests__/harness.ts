@@ -4,17 +4,12 @@
 import { Runnel } from '../runnel.js';
 import type { RunnelConfig } from '../runnel.js';
 import { FakeCluster } from './fake-broker.js';
+import { Prng } from '@runnel/protocol/prng';
 
-/** mulberry32: a small seeded PRNG so jitter and sticky partition choices repeat run to run. */
+/** A seeded float source, so jitter and sticky partition choices repeat run to run. */
 export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
+  const prng = new Prng(seed);
+  return () => prng.float();
 }
 
 export interface Harness {
