@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Local 3-voter cluster for development: `node scripts/dev-cluster.mjs up|down|status`.
-// Data, logs and pid files live in ./data/node-{1,2,3}; controller ports 9093/9193/9293 on 127.0.0.1.
+// Data, logs and pid files live in ./data/node-{1,2,3}; each node is a broker and a controller voter:
+// brokers (clients' bootstrap servers) on 127.0.0.1:9092/9192/9292, controllers on 9093/9193/9293.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -11,9 +12,9 @@ const BIN = join(REPO, 'packages', 'cli', 'bin', 'runnel.mjs');
 const DIST = join(REPO, 'packages', 'cli', 'dist', 'bin.js');
 const DATA = resolve(process.cwd(), 'data');
 const NODES = [
-  { id: 1, endpoint: '127.0.0.1:9093' },
-  { id: 2, endpoint: '127.0.0.1:9193' },
-  { id: 3, endpoint: '127.0.0.1:9293' },
+  { id: 1, endpoint: '127.0.0.1:9093', listen: '127.0.0.1:9092' },
+  { id: 2, endpoint: '127.0.0.1:9193', listen: '127.0.0.1:9192' },
+  { id: 3, endpoint: '127.0.0.1:9293', listen: '127.0.0.1:9292' },
 ];
 const QUORUM = NODES.map((node) => `${node.id}@${node.endpoint}`).join(',');
 const LEADER_WAIT_MS = 30_000;
@@ -103,7 +104,7 @@ async function up() {
     mkdirSync(dataDir(node.id), { recursive: true });
     const log = openSync(join(dataDir(node.id), 'runnel.log'), 'a');
     const child = spawn(process.execPath, [BIN, 'server', 'start', '--node-id', String(node.id), '--data-dir', dataDir(node.id),
-      '--controller-listen', node.endpoint, '--controller-quorum', QUORUM], {
+      '--controller-listen', node.endpoint, '--listen', node.listen, '--controller-quorum', QUORUM], {
       detached: true,
       stdio: ['ignore', log, log],
       env: { ...process.env, RUNNEL_LOG_PRETTY: '0' },
@@ -111,7 +112,7 @@ async function up() {
     closeSync(log);
     writeFileSync(pidFile(node.id), `${child.pid}\n`);
     child.unref();
-    console.log(`node ${node.id} started (pid ${child.pid}), listening on ${node.endpoint}, log ${join(dataDir(node.id), 'runnel.log')}`);
+    console.log(`node ${node.id} started (pid ${child.pid}), broker ${node.listen}, controller ${node.endpoint}, log ${join(dataDir(node.id), 'runnel.log')}`);
   }
   const deadline = Date.now() + LEADER_WAIT_MS;
   while (Date.now() < deadline) {
@@ -119,6 +120,7 @@ async function up() {
     if (json !== undefined && JSON.parse(json).leaderId !== 0) {
       console.log(`\ncluster ${clusterId} is up\n`);
       console.log(describe(false)?.trimEnd());
+      console.log(`\nbootstrap servers: ${NODES.map((node) => node.listen).join(',')}`);
       return;
     }
     await sleep(POLL_MS);

@@ -9,6 +9,7 @@ import { RUNNEL_BIN, pollUntil, runCli } from './harness/cluster.js';
 
 const root = mkdtempSync(join(tmpdir(), 'runnel-e2e-config-'));
 const ENDPOINT = '127.0.0.1:29693';
+const BROKER_ENDPOINT = '127.0.0.1:29692';
 const started: ChildProcess[] = [];
 
 afterAll(async () => {
@@ -29,6 +30,7 @@ describe('a node configured from a properties file and RUNNEL_* env', () => {
       'node.id=7',
       `log.dirs=${dataDir}`,
       `controller.quorum.voters=1@${ENDPOINT}`,
+      `listeners=PLAINTEXT://${BROKER_ENDPOINT}`,
       'controller.quorum.election.timeout.ms=600',
       'raft.tick.ms=100',
       '',
@@ -59,7 +61,7 @@ describe('a node configured from a properties file and RUNNEL_* env', () => {
       client.close();
     }
     const startedLine = readFileSync(logPath, 'utf8').split('\n').find((line) => line.includes('runnel node started'));
-    expect(JSON.parse(startedLine ?? '{}')).toMatchObject({ nodeId: 1, listen: ENDPOINT, clusterId });
+    expect(JSON.parse(startedLine ?? '{}')).toMatchObject({ nodeId: 1, controllerListen: ENDPOINT, listen: BROKER_ENDPOINT, clusterId });
 
     child.kill('SIGTERM');
     const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), 10_000));

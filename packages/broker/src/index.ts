@@ -11,3 +11,7 @@ export type { BrokerServiceOptions } from './server/broker-service.js';
 export { metadataResponse, brokersOf } from './server/metadata-response.js';
 export type { ClusterIdentity } from './server/metadata-response.js';
 export { GrpcFetchTransport } from './server/grpc-fetch-transport.js';
+export { ControllerChannel } from './server/controller-channel.js';
+export type { ControllerChannelOptions, ControllerMethod } from './server/controller-channel.js';
+export { ProducerIdAllocator } from './server/producer-ids.js';
+export type { ProducerIdAllocatorOptions } from './server/producer-ids.js';

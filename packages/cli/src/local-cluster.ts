@@ -100,6 +100,11 @@ export class LocalCluster {
     return `127.0.0.1:${this.options.basePort + (id - 1) * 100}`;
   }
 
+  /** Node N's broker (client) listener: one below its controller port, like 9092/9192/9292. */
+  brokerEndpoint(id: number): string {
+    return `127.0.0.1:${this.options.basePort - 1 + (id - 1) * 100}`;
+  }
+
   dataDir(id: number): string {
     return join(this.dataRoot, `node-${id}`);
   }
@@ -115,6 +120,7 @@ export class LocalCluster {
       '--node-id', String(id),
       '--data-dir', this.dataDir(id),
       '--controller-listen', this.endpoint(id),
+      '--listen', this.brokerEndpoint(id),
       '--controller-quorum', this.quorumVoters(),
       '--log-level', this.options.logLevel ?? 'info',
       ...(this.options.extraArgs ?? []),

@@ -33,6 +33,16 @@ interface ServerStartOptions {
   controllerQuorum?: string;
   clusterId?: string;
   logLevel?: string;
+  listen?: string;
+  advertisedListen?: string;
+  roles?: string;
+  brokerHeartbeatIntervalMs?: string;
+  brokerSessionTimeoutMs?: string;
+  minInsyncReplicas?: string;
+  defaultReplicationFactor?: string;
+  numPartitions?: string;
+  logFlushPolicy?: string;
+  replicaLagTimeMaxMs?: string;
 }
 
 export function createProgram(io: CliIo = defaultIo): Command {
@@ -61,7 +71,7 @@ export function createProgram(io: CliIo = defaultIo): Command {
 
   const server = program.command('server').description('run a runnel node');
   server.command('start')
-    .description('start a node (a voter of the metadata quorum); runs until SIGTERM/SIGINT')
+    .description('start a node (broker and metadata-quorum controller by default); runs until SIGTERM/SIGINT')
     .option('--config <file>', 'Kafka-style properties file (node.id, log.dirs, controller.listener, controller.quorum.voters, ...)')
     .option('--node-id <id>', 'node id (node.id, RUNNEL_NODE_ID)')
     .option('--data-dir <dir>', 'data directory (log.dirs, RUNNEL_DATA_DIR)')
@@ -69,6 +79,16 @@ export function createProgram(io: CliIo = defaultIo): Command {
     .option('--controller-quorum <voters>', 'voters, e.g. 1@127.0.0.1:9093,2@127.0.0.1:9193 (controller.quorum.voters, RUNNEL_CONTROLLER_QUORUM)')
     .option('--cluster-id <id>', 'refuse to start unless the data dir belongs to this cluster (cluster.id, RUNNEL_CLUSTER_ID)')
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace (log.level, RUNNEL_LOG_LEVEL)')
+    .option('--listen <host:port>', 'broker (client) listener, default 127.0.0.1:9092 (listeners, RUNNEL_LISTEN)')
+    .option('--advertised-listen <host:port>', 'address clients and followers use to reach this broker, default --listen (advertised.listeners, RUNNEL_ADVERTISED_LISTEN)')
+    .option('--roles <roles>', 'broker,controller (default), broker or controller (process.roles, RUNNEL_ROLES)')
+    .option('--broker-heartbeat-interval-ms <ms>', 'broker heartbeat to the controller (broker.heartbeat.interval.ms)')
+    .option('--broker-session-timeout-ms <ms>', 'a broker silent this long is fenced (broker.session.timeout.ms)')
+    .option('--min-insync-replicas <n>', 'default ISR size acks=all needs (min.insync.replicas)')
+    .option('--default-replication-factor <n>', 'replication factor of topics created without one (default.replication.factor)')
+    .option('--num-partitions <n>', 'partitions of topics created without a count (num.partitions)')
+    .option('--log-flush-policy <policy>', 'durable (acks=all waits for fsync on the ISR) or lazy (log.flush.policy)')
+    .option('--replica-lag-time-max-ms <ms>', 'a follower this far behind leaves the ISR (replica.lag.time.max.ms)')
     .action(async (options: ServerStartOptions) => {
       const flags: ConfigFlags = {
         nodeId: options.nodeId,
@@ -77,6 +97,16 @@ export function createProgram(io: CliIo = defaultIo): Command {
         controllerQuorumVoters: options.controllerQuorum,
         clusterId: options.clusterId,
         logLevel: options.logLevel,
+        listen: options.listen,
+        advertisedListen: options.advertisedListen,
+        roles: options.roles,
+        brokerHeartbeatIntervalMs: options.brokerHeartbeatIntervalMs,
+        brokerSessionTimeoutMs: options.brokerSessionTimeoutMs,
+        minInsyncReplicas: options.minInsyncReplicas,
+        defaultReplicationFactor: options.defaultReplicationFactor,
+        numPartitions: options.numPartitions,
+        logFlushPolicy: options.logFlushPolicy,
+        replicaLagTimeMaxMs: options.replicaLagTimeMaxMs,
       };
       const exitCode = await runServer({ flags, env: io.env, configFile: options.config ?? io.env['RUNNEL_CONFIG'] });
       // gRPC and LevelDB are closed by now; exiting explicitly keeps a stray handle from hanging the process.

@@ -105,9 +105,9 @@ describe('config validation names the key, the value and its source', () => {
     expect(error.message).toBe('missing data.dir: pass --data-dir, set RUNNEL_DATA_DIR, or put data.dir=... in the config file');
   });
 
-  it('requires a listener for a node that is not a voter', () => {
+  it('refuses the controller role for a node that is not a voter', () => {
     const error = configError(() => resolveConfig({ flags: { nodeId: '9', dataDir: '/d', controllerQuorumVoters: QUORUM } }));
-    expect(error.message).toContain('node 9 is not in controller.quorum.voters');
+    expect(error.message).toMatch(/^invalid process\.roles \(from default\): node 9 is not in controller\.quorum\.voters .*\(--roles broker\)/);
   });
 
   it('rejects a listener on another port than this node\'s voter entry', () => {
@@ -133,5 +133,60 @@ describe('config validation names the key, the value and its source', () => {
   it('reports a config file that does not exist', () => {
     const error = configError(() => resolveConfig({ configFile: '/nonexistent/runnel.properties' }));
     expect(error.message).toBe('cannot read config file /nonexistent/runnel.properties: no such file');
+  });
+});
+
+describe('broker settings', () => {
+  const base = { nodeId: '1', dataDir: '/d', controllerQuorumVoters: QUORUM };
+
+  it('defaults to a combined node with a broker listener on 127.0.0.1:9092', () => {
+    const { config, sources } = resolveConfig({ flags: base });
+    expect(config).toMatchObject({
+      roles: ['broker', 'controller'],
+      listen: '127.0.0.1:9092',
+      advertisedListen: '127.0.0.1:9092',
+      brokerHeartbeatIntervalMs: 2_000,
+      brokerSessionTimeoutMs: 9_000,
+      minInsyncReplicas: 1,
+      defaultReplicationFactor: 1,
+      numPartitions: 1,
+      logFlushPolicy: 'durable',
+      replicaLagTimeMaxMs: 30_000,
+    });
+    expect(sources.advertisedListen).toBe('derived from listeners (default)');
+  });
+
+  it('reads Kafka-style keys, accepting a named listener', () => {
+    const text = [
+      'node.id=1', 'data.dir=/d', `controller.quorum.voters=${QUORUM}`, 'listeners=PLAINTEXT://127.0.0.1:9500',
+      'advertised.listeners=broker-1.local:9500', 'process.roles=controller, broker', 'log.flush.policy=lazy',
+      'min.insync.replicas=2', 'default.replication.factor=3', 'num.partitions=6',
+    ].join('\n');
+    const { config } = resolveConfig({ configFile: 'f', configFileText: text, env: { RUNNEL_REPLICA_LAG_TIME_MAX_MS: '5000' } });
+    expect(config).toMatchObject({
+      listen: '127.0.0.1:9500', advertisedListen: 'broker-1.local:9500', roles: ['broker', 'controller'], logFlushPolicy: 'lazy',
+      minInsyncReplicas: 2, defaultReplicationFactor: 3, numPartitions: 6, replicaLagTimeMaxMs: 5_000,
+    });
+  });
+
+  it('runs a broker-only observer with Raft on its broker listener', () => {
+    const { config } = resolveConfig({ flags: { ...base, nodeId: '9', roles: 'broker', listen: '127.0.0.1:9992' } });
+    expect(config).toMatchObject({ roles: ['broker'], listen: '127.0.0.1:9992', controllerListen: '127.0.0.1:9992' });
+  });
+
+  it('refuses a voter without the controller role', () => {
+    const error = configError(() => resolveConfig({ flags: { ...base, roles: 'broker' } }));
+    expect(error.message).toContain('node 1 is in controller.quorum.voters');
+  });
+
+  it('refuses an unknown role, a flush policy and a broker port shared with the controller', () => {
+    expect(configError(() => resolveConfig({ flags: { ...base, roles: 'broker,coordinator' } })).message).toContain('role "coordinator" is not one of broker, controller');
+    expect(configError(() => resolveConfig({ flags: { ...base, logFlushPolicy: 'sometimes' } })).message).toContain('invalid log.flush.policy (from flag --log-flush-policy)');
+    expect(configError(() => resolveConfig({ flags: { ...base, listen: '127.0.0.1:9093' } })).message).toContain('is also the controller listener');
+  });
+
+  it('refuses a session timeout that does not exceed the heartbeat interval', () => {
+    const error = configError(() => resolveConfig({ flags: { ...base, brokerHeartbeatIntervalMs: '3000', brokerSessionTimeoutMs: '3000' } }));
+    expect(error.message).toContain('invalid broker.session.timeout.ms (from flag --broker-session-timeout-ms)');
   });
 });

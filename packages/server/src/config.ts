@@ -24,9 +24,24 @@ export interface ServerConfig {
   readonly heartbeatIntervalMs: number;
   readonly requestTimeoutMs: number;
   readonly snapshotEveryEntries: number;
-  /** Bound on graceful shutdown steps (leadership transfer, draining gRPC calls). */
+  /** Bound on graceful shutdown steps (controlled shutdown, leadership transfer, draining gRPC calls). */
   readonly shutdownTimeoutMs: number;
+  /** host:port the broker (client) gRPC listener binds. */
+  readonly listen: string;
+  /** host:port registered for clients and followers to reach this broker; defaults to `listen`. */
+  readonly advertisedListen: string;
+  readonly roles: readonly ProcessRole[];
+  readonly brokerHeartbeatIntervalMs: number;
+  readonly brokerSessionTimeoutMs: number;
+  readonly minInsyncReplicas: number;
+  readonly defaultReplicationFactor: number;
+  readonly numPartitions: number;
+  readonly logFlushPolicy: 'durable' | 'lazy';
+  readonly replicaLagTimeMaxMs: number;
 }
+
+export const PROCESS_ROLES = ['broker', 'controller'] as const;
+export type ProcessRole = (typeof PROCESS_ROLES)[number];
 
 /** Raw string inputs per setting, keyed by ServerConfig field name (commander gives camelCase options). */
 export type ConfigFlags = Partial<Record<keyof ServerConfig, string | undefined>>;
@@ -107,6 +122,29 @@ export function parseVoters(raw: string): Map<number, string> {
   return voters;
 }
 
+/** Kafka's `listeners` may name the listener (`CLIENT://127.0.0.1:9092`); one listener is supported. */
+function listenerValue(raw: string): string {
+  if (raw.includes(',')) throw new InvalidValue('lists one listener only (several listeners are not supported yet)');
+  const match = /^[A-Za-z_][A-Za-z0-9_]*:\/\/(.*)$/.exec(raw);
+  return parseHostPort(match?.[1] ?? raw);
+}
+
+function rolesValue(raw: string): readonly ProcessRole[] {
+  const roles = new Set<ProcessRole>();
+  for (const part of raw.split(',')) {
+    const name = part.trim().toLowerCase();
+    const role = PROCESS_ROLES.find((candidate) => candidate === name);
+    if (role === undefined) throw new InvalidValue(`role "${part.trim()}" is not one of ${PROCESS_ROLES.join(', ')}`);
+    roles.add(role);
+  }
+  return PROCESS_ROLES.filter((role) => roles.has(role));
+}
+
+function flushPolicyValue(raw: string): 'durable' | 'lazy' {
+  if (raw === 'durable' || raw === 'lazy') return raw;
+  throw new InvalidValue('must be durable (acks=all waits for fsync on every ISR member) or lazy');
+}
+
 function nonEmptyPath(raw: string): string {
   if (raw.trim() === '') throw new InvalidValue('must not be empty');
   if (raw.includes(',')) {
@@ -141,6 +179,17 @@ const SCHEMA: Schema = {
   requestTimeoutMs: { fileKeys: ['controller.quorum.request.timeout.ms'], env: 'RUNNEL_REQUEST_TIMEOUT_MS', flag: '--request-timeout-ms', parse: positiveInt(600_000), defaultValue: 1_000 },
   snapshotEveryEntries: { fileKeys: ['metadata.snapshot.every.entries'], env: 'RUNNEL_SNAPSHOT_EVERY_ENTRIES', flag: '--snapshot-every-entries', parse: positiveInt(100_000_000), defaultValue: 10_000 },
   shutdownTimeoutMs: { fileKeys: ['controlled.shutdown.timeout.ms'], env: 'RUNNEL_SHUTDOWN_TIMEOUT_MS', flag: '--shutdown-timeout-ms', parse: positiveInt(600_000), defaultValue: 3_000 },
+  listen: { fileKeys: ['listeners'], env: 'RUNNEL_LISTEN', flag: '--listen', parse: listenerValue, defaultValue: '127.0.0.1:9092' },
+  // Derived from listen when unset (see crossCheck).
+  advertisedListen: { fileKeys: ['advertised.listeners'], env: 'RUNNEL_ADVERTISED_LISTEN', flag: '--advertised-listen', parse: listenerValue, defaultValue: undefined },
+  roles: { fileKeys: ['process.roles'], env: 'RUNNEL_ROLES', flag: '--roles', parse: rolesValue, defaultValue: PROCESS_ROLES },
+  brokerHeartbeatIntervalMs: { fileKeys: ['broker.heartbeat.interval.ms'], env: 'RUNNEL_BROKER_HEARTBEAT_INTERVAL_MS', flag: '--broker-heartbeat-interval-ms', parse: positiveInt(600_000), defaultValue: 2_000 },
+  brokerSessionTimeoutMs: { fileKeys: ['broker.session.timeout.ms'], env: 'RUNNEL_BROKER_SESSION_TIMEOUT_MS', flag: '--broker-session-timeout-ms', parse: positiveInt(3_600_000), defaultValue: 9_000 },
+  minInsyncReplicas: { fileKeys: ['min.insync.replicas'], env: 'RUNNEL_MIN_INSYNC_REPLICAS', flag: '--min-insync-replicas', parse: positiveInt(1_000), defaultValue: 1 },
+  defaultReplicationFactor: { fileKeys: ['default.replication.factor'], env: 'RUNNEL_DEFAULT_REPLICATION_FACTOR', flag: '--default-replication-factor', parse: positiveInt(1_000), defaultValue: 1 },
+  numPartitions: { fileKeys: ['num.partitions'], env: 'RUNNEL_NUM_PARTITIONS', flag: '--num-partitions', parse: positiveInt(100_000), defaultValue: 1 },
+  logFlushPolicy: { fileKeys: ['log.flush.policy'], env: 'RUNNEL_LOG_FLUSH_POLICY', flag: '--log-flush-policy', parse: flushPolicyValue, defaultValue: 'durable' },
+  replicaLagTimeMaxMs: { fileKeys: ['replica.lag.time.max.ms'], env: 'RUNNEL_REPLICA_LAG_TIME_MAX_MS', flag: '--replica-lag-time-max-ms', parse: positiveInt(3_600_000), defaultValue: 30_000 },
 };
 
 const FIELD_NAMES = Object.keys(SCHEMA) as (keyof ServerConfig)[];
@@ -241,7 +290,22 @@ function crossCheck(values: Partial<Record<keyof ServerConfig, unknown>>, source
   const nodeId = required(values, 'nodeId');
   const dataDir = required(values, 'dataDir');
   const voters = required(values, 'controllerQuorumVoters');
+  const roles = values.roles as readonly ProcessRole[];
+  const listen = values.listen as string;
+  const isVoter = voters.has(nodeId);
+  if (roles.includes('controller') !== isVoter) {
+    // A voter that does not run the controller could win an election and then refuse every
+    // controller request; a controller outside the voter list could never lead.
+    throw invalid('process.roles', sources.roles ?? 'default', isVoter
+      ? `node ${nodeId} is in controller.quorum.voters (${sources.controllerQuorumVoters}), so its roles must include controller`
+      : `node ${nodeId} is not in controller.quorum.voters (${sources.controllerQuorumVoters}), so it can only have the broker role (--roles broker)`);
+  }
   let controllerListen = values.controllerListen as string | undefined;
+  if (controllerListen === undefined && !isVoter) {
+    // A broker-only node is a Raft observer: it serves Raft on its broker listener.
+    controllerListen = listen;
+    sources.controllerListen = `derived from listeners (${sources.listen})`;
+  }
   if (controllerListen === undefined) {
     // A voter listens where the quorum list says it does; only observers must say where explicitly.
     controllerListen = voters.get(nodeId);
@@ -268,6 +332,18 @@ function crossCheck(values: Partial<Record<keyof ServerConfig, unknown>>, source
     throw invalid('controller.quorum.heartbeat.interval.ms', sources.heartbeatIntervalMs ?? 'default',
       `${heartbeatIntervalMs} must be a multiple of raft.tick.ms (${raftTickMs}) and below controller.quorum.election.timeout.ms (${electionTimeoutMs})`);
   }
+  if (roles.includes('broker') && listen === controllerListen && isVoter) {
+    throw invalid('listeners', sources.listen ?? 'default',
+      `"${listen}" is also the controller listener; a combined node needs its own broker port (e.g. --listen 127.0.0.1:9092)`);
+  }
+  const brokerHeartbeatIntervalMs = values.brokerHeartbeatIntervalMs as number;
+  const brokerSessionTimeoutMs = values.brokerSessionTimeoutMs as number;
+  if (brokerSessionTimeoutMs <= brokerHeartbeatIntervalMs) {
+    throw invalid('broker.session.timeout.ms', sources.brokerSessionTimeoutMs ?? 'default',
+      `${brokerSessionTimeoutMs} must exceed broker.heartbeat.interval.ms (${brokerHeartbeatIntervalMs}), or every broker is fenced between heartbeats`);
+  }
+  const advertisedListen = (values.advertisedListen as string | undefined) ?? listen;
+  if (values.advertisedListen === undefined) sources.advertisedListen = `derived from listeners (${sources.listen})`;
   return {
     nodeId,
     dataDir,
@@ -281,6 +357,16 @@ function crossCheck(values: Partial<Record<keyof ServerConfig, unknown>>, source
     requestTimeoutMs: values.requestTimeoutMs as number,
     snapshotEveryEntries: values.snapshotEveryEntries as number,
     shutdownTimeoutMs: values.shutdownTimeoutMs as number,
+    listen,
+    advertisedListen,
+    roles,
+    brokerHeartbeatIntervalMs,
+    brokerSessionTimeoutMs,
+    minInsyncReplicas: values.minInsyncReplicas as number,
+    defaultReplicationFactor: values.defaultReplicationFactor as number,
+    numPartitions: values.numPartitions as number,
+    logFlushPolicy: values.logFlushPolicy as 'durable' | 'lazy',
+    replicaLagTimeMaxMs: values.replicaLagTimeMaxMs as number,
   };
 }
 

@@ -1,9 +1,14 @@
-// The runnel daemon for this issue: one metadata-quorum node (voter or observer) behind one gRPC
-// listener. Later issues add the broker role and HTTP health/metrics next to it.
+// The runnel daemon: one metadata-quorum node (voter or observer) whose state machine is the
+// controller's MetadataStateMachine, plus the roles it runs. Controller role (a voter): the
+// ControllerServer on the controller listener. Broker role: a ReplicaManager fed every new metadata
+// image, follower fetches over gRPC, registration and heartbeats through BrokerLifecycle, and
+// runnel.v1.Broker on the broker listener. A broker-only node is a Raft observer and serves Raft on
+// its broker listener. HTTP health/metrics come in a later issue.
 import { join } from 'node:path';
 import { format } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
-import { QUORUM_SERVICE, RAFT_SERVICE, RunnelError, serverOptions } from '@runnel/protocol';
+import { BROKER_SERVICE, CONTROLLER_SERVICE, QUORUM_SERVICE, RAFT_SERVICE, RunnelError, serverOptions } from '@runnel/protocol';
+import { ControllerServer, MetadataStateMachine } from '@runnel/controller';
 import { RaftNode } from '@runnel/raft';
 import type { QuorumView } from '@runnel/raft';
 import type { Logger } from 'pino';
@@ -11,8 +16,9 @@ import { raftTimingTicks, resolveConfig } from './config.js';
 import type { ConfigInputs, ServerConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { checkMetaProperties } from './meta-properties.js';
-import { MetadataStateMachine } from './metadata-state-machine.js';
 import { quorumServiceHandlers } from './quorum-service.js';
+import { startBrokerRole } from './broker-role.js';
+import type { BrokerRole } from './broker-role.js';
 
 export const METADATA_DIR_NAME = '__cluster_metadata';
 
@@ -21,20 +27,24 @@ export interface Daemon {
   readonly clusterId: string;
   readonly node: RaftNode;
   readonly stateMachine: MetadataStateMachine;
+  /** Present when the node has the controller role. */
+  readonly controller: ControllerServer | undefined;
+  /** Present when the node has the broker role. */
+  readonly broker: BrokerRole | undefined;
   /** Graceful stop: hand leadership over, drain gRPC, close the node. Idempotent. */
   shutdown(reason: string): Promise<void>;
   /** Resolves if the Raft node stops itself (storage error, broken invariant): the process must exit. */
   readonly failed: Promise<Error>;
 }
 
-function bindServer(server: grpc.Server, address: string): Promise<number> {
+function bindServer(server: grpc.Server, address: string, key: string): Promise<number> {
   return new Promise((resolve, reject) => {
     server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error, port) => {
       if (error !== null) {
         const inUse = /EADDRINUSE|address already in use/i.test(error.message);
         const message = inUse
-          ? `cannot listen on ${address} (controller.listener): address already in use; is another runnel node running on this port?`
-          : `cannot listen on ${address} (controller.listener): ${error.message}`;
+          ? `cannot listen on ${address} (${key}): address already in use; is another runnel node running on this port?`
+          : `cannot listen on ${address} (${key}): ${error.message}`;
         reject(new RunnelError('NETWORK_EXCEPTION', message, { cause: error, details: { address } }));
         return;
       }
@@ -97,8 +107,15 @@ async function handOverLeadership(node: RaftNode, targetId: number, timeoutMs: n
 export async function startDaemon(config: ServerConfig, baseLogger: Logger): Promise<Daemon> {
   const logger = baseLogger.child({ nodeId: config.nodeId });
   const meta = await checkMetaProperties({ dataDir: config.dataDir, nodeId: config.nodeId, clusterId: config.clusterId });
-  const stateMachine = new MetadataStateMachine();
+  const isController = config.roles.includes('controller');
+  const isBroker = config.roles.includes('broker');
+  const stateMachine = new MetadataStateMachine(logger.child({ component: 'metadata' }));
   const ticks = raftTimingTicks(config);
+  // A broker-only node is an observer: leaders reach it where it serves Raft, which is its broker
+  // listener unless a controller listener was given explicitly.
+  const observerEndpoint = config.controllerQuorumVoters.has(config.nodeId)
+    ? undefined
+    : config.controllerListen === config.listen ? config.advertisedListen : config.controllerListen;
   const node = await RaftNode.open({
     id: config.nodeId,
     clusterId: meta.clusterId,
@@ -112,19 +129,62 @@ export async function startDaemon(config: ServerConfig, baseLogger: Logger): Pro
     heartbeatTicks: ticks.heartbeatTicks,
     snapshotEveryEntries: config.snapshotEveryEntries,
     rpcTimeoutMs: config.requestTimeoutMs,
+    ...(observerEndpoint === undefined ? {} : { advertisedEndpoint: observerEndpoint }),
   });
-  const server = new grpc.Server(serverOptions());
-  server.addService(RAFT_SERVICE, node.raftServiceHandlers());
-  server.addService(QUORUM_SERVICE, quorumServiceHandlers({
+  const controller = isController
+    ? new ControllerServer({
+      node,
+      stateMachine,
+      clusterId: meta.clusterId,
+      logger,
+      config: {
+        brokerSessionTimeoutMs: config.brokerSessionTimeoutMs,
+        defaultNumPartitions: config.numPartitions,
+        defaultReplicationFactor: config.defaultReplicationFactor,
+      },
+    })
+    : undefined;
+  let broker: BrokerRole | undefined;
+  try {
+    broker = isBroker
+      ? startBrokerRole({
+        config,
+        clusterId: meta.clusterId,
+        stateMachine,
+        controllerId: () => node.describe().leaderId || -1,
+        logger,
+      })
+      : undefined;
+  } catch (error) {
+    await node.stop();
+    throw error;
+  }
+  // One gRPC server per distinct address: the controller listener (Raft, Quorum, Controller) and the
+  // broker listener (Broker), which are the same server on a broker-only node.
+  const servers = new Map<string, { server: grpc.Server; key: string }>();
+  const serverAt = (address: string, key: string): grpc.Server => {
+    let entry = servers.get(address);
+    if (entry === undefined) {
+      entry = { server: new grpc.Server(serverOptions()), key };
+      servers.set(address, entry);
+    }
+    return entry.server;
+  };
+  const controlServer = serverAt(config.controllerListen, 'controller.listener');
+  controlServer.addService(RAFT_SERVICE, node.raftServiceHandlers());
+  controlServer.addService(QUORUM_SERVICE, quorumServiceHandlers({
     node,
     logger: logger.child({ component: 'quorum-service' }),
     proposeTimeoutMs: config.requestTimeoutMs * 5,
     transferTimeoutMs: config.shutdownTimeoutMs,
   }));
+  if (controller !== undefined) controlServer.addService(CONTROLLER_SERVICE, controller.handlers() as grpc.UntypedServiceImplementation);
+  if (broker !== undefined) serverAt(config.listen, 'listeners').addService(BROKER_SERVICE, broker.handlers as grpc.UntypedServiceImplementation);
   try {
-    await bindServer(server, config.controllerListen);
+    for (const [address, { server, key }] of servers) await bindServer(server, address, key);
   } catch (error) {
-    server.forceShutdown();
+    for (const { server } of servers.values()) server.forceShutdown();
+    await broker?.close();
     await node.stop();
     throw error;
   }
@@ -134,26 +194,42 @@ export async function startDaemon(config: ServerConfig, baseLogger: Logger): Pro
   const failed = new Promise<Error>((resolve) => {
     node.once('error', (error: Error) => resolve(error));
   });
+  controller?.start();
   node.start();
-  logger.info({ listen: config.controllerListen, clusterId: meta.clusterId, voters: Object.fromEntries(config.controllerQuorumVoters) }, 'runnel node started');
+  broker?.start();
+  logger.info({
+    roles: config.roles,
+    controllerListen: config.controllerListen,
+    ...(broker === undefined ? {} : { listen: config.listen, advertisedListen: config.advertisedListen }),
+    clusterId: meta.clusterId,
+    voters: Object.fromEntries(config.controllerQuorumVoters),
+  }, 'runnel node started');
 
   let stopping: Promise<void> | undefined;
   const shutdown = (reason: string): Promise<void> => {
     stopping ??= (async () => {
       logger.info({ reason }, 'shutting down');
+      if (broker !== undefined && broker.lifecycle.state.registered) {
+        // Leaderships move away while this node still serves, so producers re-home to live leaders
+        // instead of waiting out a session timeout (Kafka's controlled shutdown).
+        const confirmed = await broker.controlledShutdown(config.shutdownTimeoutMs);
+        logger.info({ confirmed }, 'controlled shutdown finished');
+      }
       const target = node.status().role === 'leader' ? shutdownTransferTarget(node.describe(), config.nodeId, config.electionTimeoutMs) : undefined;
       if (target !== undefined) {
         // Handing leadership over first turns a full election timeout of unavailability into one
         // round trip (Raft thesis §3.10).
         await handOverLeadership(node, target, config.shutdownTimeoutMs, logger);
       }
-      await drainServer(server, config.shutdownTimeoutMs, logger);
+      await controller?.stop();
+      await broker?.close();
+      await Promise.all([...servers.values()].map(({ server }) => drainServer(server, config.shutdownTimeoutMs, logger)));
       await node.stop();
       logger.info('runnel node stopped');
     })();
     return stopping;
   };
-  return { config, clusterId: meta.clusterId, node, stateMachine, shutdown, failed };
+  return { config, clusterId: meta.clusterId, node, stateMachine, controller, broker, shutdown, failed };
 }
 
 export interface RunServerOptions extends ConfigInputs {

@@ -2,19 +2,38 @@
 // Metadata and DescribeCluster. Kafka error codes travel per partition in the answers; a request
 // that cannot even be read (wrong shapes, a non-integer where an integer belongs) gets gRPC
 // INVALID_ARGUMENT naming the field; anything unexpected gets INTERNAL and a log line, never a crash.
-// Producer ids and the admin calls (forwarded to the controller) are not served here yet.
+// Admin calls (CreateTopics, DeleteTopics, CreatePartitions, AlterConfigs) are forwarded to the active
+// controller, so any broker is a bootstrap server; InitProducerId hands out ids from blocks the
+// controller allocates (epoch 0: per-producer sequence tracking comes with idempotence later).
 import * as grpc from '@grpc/grpc-js';
-import { ErrorCode } from '@runnel/protocol';
-import type { BrokerServiceHandlers } from '@runnel/protocol';
+import { ErrorCode, RunnelError } from '@runnel/protocol';
+import type { BrokerServiceHandlers, InitProducerIdResponse } from '@runnel/protocol';
 import type { Logger } from 'pino';
 import type { ReplicaManager } from '../manager/replica-manager.js';
+import type { ControllerChannel } from './controller-channel.js';
 import { brokersOf, metadataResponse } from './metadata-response.js';
+import type { ProducerIdAllocator } from './producer-ids.js';
 import type { ClusterIdentity } from './metadata-response.js';
 import { fetchRequestProblem, listOffsetsRequestProblem, metadataRequestProblem, offsetsForLeaderEpochRequestProblem, produceRequestProblem } from './request-checks.js';
 
 export interface BrokerServiceOptions extends ClusterIdentity {
   replicaManager: ReplicaManager;
   logger: Logger;
+  /** Where admin calls are forwarded; without it they answer UNIMPLEMENTED. */
+  controller?: ControllerChannel;
+  /** Source of producer ids; without it InitProducerId answers UNIMPLEMENTED. */
+  producerIds?: ProducerIdAllocator;
+  /** Bound on a forwarded admin call that names no timeout of its own. */
+  adminTimeoutMs?: number;
+}
+
+const ADMIN_TIMEOUT_MS_DEFAULT = 30_000;
+/** Slack over the request's own timeout_ms for the hops to the active controller. */
+const ADMIN_FORWARD_SLACK_MS = 5_000;
+
+function failure(err: unknown): { errorCode: number; errorMessage: string } {
+  if (err instanceof RunnelError) return { errorCode: err.code, errorMessage: err.message };
+  return { errorCode: ErrorCode.UNKNOWN_SERVER_ERROR, errorMessage: err instanceof Error ? err.message : String(err) };
 }
 
 type Callback<Res> = grpc.sendUnaryData<Res>;
@@ -77,10 +96,56 @@ export function brokerServiceHandlers(options: BrokerServiceOptions): BrokerServ
           brokers: image === undefined ? [] : brokersOf(image, options.listenerName),
         };
       }),
-    initProducerId: (_call, callback) => callback(unimplemented('InitProducerId'), null),
-    createTopics: (_call, callback) => callback(unimplemented('CreateTopics'), null),
-    deleteTopics: (_call, callback) => callback(unimplemented('DeleteTopics'), null),
-    createPartitions: (_call, callback) => callback(unimplemented('CreatePartitions'), null),
-    alterConfigs: (_call, callback) => callback(unimplemented('AlterConfigs'), null),
+    initProducerId: (call, callback) => {
+      const producerIds = options.producerIds;
+      if (producerIds === undefined) {
+        callback(unimplemented('InitProducerId'), null);
+        return;
+      }
+      serve('InitProducerId', call.request, () => undefined, callback, async (): Promise<InitProducerIdResponse> => {
+        try {
+          return { errorCode: ErrorCode.NONE, errorMessage: '', producerId: await producerIds.next(), producerEpoch: 0 };
+        } catch (err) {
+          return { ...failure(err), producerId: -1, producerEpoch: -1 };
+        }
+      });
+    },
+    createTopics: (call, callback) => {
+      const controller = options.controller;
+      if (controller === undefined) return callback(unimplemented('CreateTopics'), null);
+      serve('CreateTopics', call.request, () => undefined, callback, (request) =>
+        controller.call('createTopics', request, forwardTimeoutMs(request.timeoutMs)).catch((err: unknown) => ({
+          topics: request.topics.map((t) => ({ name: t.name, ...failure(err), topicId: '', numPartitions: -1, replicationFactor: -1 })),
+          controller: null,
+        })));
+    },
+    deleteTopics: (call, callback) => {
+      const controller = options.controller;
+      if (controller === undefined) return callback(unimplemented('DeleteTopics'), null);
+      serve('DeleteTopics', call.request, () => undefined, callback, (request) =>
+        controller.call('deleteTopics', request, forwardTimeoutMs(request.timeoutMs)).catch((err: unknown) => ({
+          topics: request.names.map((name) => ({ name, ...failure(err) })),
+          controller: null,
+        })));
+    },
+    createPartitions: (call, callback) => {
+      const controller = options.controller;
+      if (controller === undefined) return callback(unimplemented('CreatePartitions'), null);
+      serve('CreatePartitions', call.request, () => undefined, callback, (request) =>
+        controller.call('createPartitions', request, forwardTimeoutMs(request.timeoutMs)).catch((err: unknown) => ({
+          topics: request.topics.map((t) => ({ name: t.name, ...failure(err) })),
+          controller: null,
+        })));
+    },
+    alterConfigs: (call, callback) => {
+      const controller = options.controller;
+      if (controller === undefined) return callback(unimplemented('AlterConfigs'), null);
+      serve('AlterConfigs', call.request, () => undefined, callback, (request) =>
+        controller.call('alterConfigs', request, forwardTimeoutMs(0)).catch((err: unknown) => ({ ...failure(err), controller: null })));
+    },
   };
+
+  function forwardTimeoutMs(requestedMs: number): number {
+    return requestedMs > 0 ? requestedMs + ADMIN_FORWARD_SLACK_MS : (options.adminTimeoutMs ?? ADMIN_TIMEOUT_MS_DEFAULT);
+  }
 }

@@ -53,7 +53,11 @@ export class MetadataStateMachine implements StateMachine {
       // every controller on a payload some tool wrote through the generic Quorum Propose RPC.
       if (!(error instanceof RunnelError) || error.codeName !== 'CORRUPT_MESSAGE') throw error;
       this.skipped++;
-      this.logger.error({ index: entry.index, term: entry.term, bytes: entry.data.byteLength, err: error }, 'skipped a metadata log entry that is not a record batch');
+      // Opaque entries are what the Quorum Propose RPC (and `runnel bench quorum`) writes on purpose:
+      // say so once, then only at debug level, so a benchmark does not flood the log.
+      const fields = { index: entry.index, term: entry.term, bytes: entry.data.byteLength, skippedEntries: this.skipped, reason: error.message };
+      if (this.skipped === 1) this.logger.info(fields, 'metadata log holds opaque entries (Quorum Propose); the metadata image skips them');
+      else this.logger.debug(fields, 'skipped an opaque metadata log entry');
       return;
     }
     // applyAll builds a new image, so a batch whose records break an invariant changes nothing:

@@ -1,0 +1,136 @@
+// The broker role of a node: partition replicas under the data dir driven by the committed metadata
+// image, follower fetches to leaders at the endpoints brokers registered, ISR changes and producer-id
+// blocks through the active controller, and the broker's registration and heartbeats.
+import { ErrorCode, errorInfo } from '@runnel/protocol';
+import type { BrokerServiceHandlers } from '@runnel/protocol';
+import { BrokerLifecycle } from '@runnel/controller';
+import type { MetadataImage, MetadataStateMachine } from '@runnel/controller';
+import { ControllerChannel, GrpcFetchTransport, ProducerIdAllocator, ReplicaManager, brokerServiceHandlers } from '@runnel/broker';
+import type { AlterPartitionSender } from '@runnel/broker';
+import type { Logger } from 'pino';
+import type { ServerConfig } from './config.js';
+
+/** The listener name brokers register for clients and followers (Kafka's CLIENT/PLAINTEXT). */
+export const CLIENT_LISTENER_NAME = 'CLIENT';
+
+export interface BrokerRoleOptions {
+  readonly config: ServerConfig;
+  readonly clusterId: string;
+  readonly stateMachine: MetadataStateMachine;
+  /** The Raft leader, which is the active controller once activated (-1 when none). */
+  readonly controllerId: () => number;
+  readonly logger: Logger;
+}
+
+export interface BrokerRole {
+  readonly replicaManager: ReplicaManager;
+  readonly lifecycle: BrokerLifecycle;
+  readonly handlers: BrokerServiceHandlers;
+  /** Starts registering and heartbeating; call once the broker listener serves. */
+  start(): void;
+  /** Asks the controller to move leaderships away; true once it says the broker may stop. */
+  controlledShutdown(timeoutMs: number): Promise<boolean>;
+  /** Stops heartbeats, fetchers and the image feed; flushes and checkpoints the logs. */
+  close(): Promise<void>;
+}
+
+export function splitHostPort(hostPort: string): { host: string; port: number } {
+  const colon = hostPort.lastIndexOf(':');
+  const host = hostPort.slice(0, colon).replace(/^\[(.*)\]$/, '$1');
+  return { host, port: Number(hostPort.slice(colon + 1)) };
+}
+
+function clientAddress(image: MetadataImage, brokerId: number): string | undefined {
+  const broker = image.broker(brokerId);
+  const endpoint = broker?.endpoints.find((e) => e.name === CLIENT_LISTENER_NAME) ?? broker?.endpoints[0];
+  if (endpoint === undefined) return undefined;
+  return endpoint.host.includes(':') ? `[${endpoint.host}]:${endpoint.port}` : `${endpoint.host}:${endpoint.port}`;
+}
+
+export function startBrokerRole(options: BrokerRoleOptions): BrokerRole {
+  const { config, stateMachine } = options;
+  const logger = options.logger.child({ role: 'broker' });
+  // Controller calls are metadata round trips (one Raft commit each); a few request timeouts cover an election.
+  const controllerTimeoutMs = Math.max(config.requestTimeoutMs * 5, config.electionTimeoutMs * 4);
+  const channel = new ControllerChannel({ voters: config.controllerQuorumVoters, logger, callTimeoutMs: config.requestTimeoutMs * 2 });
+  const advertised = splitHostPort(config.advertisedListen);
+  const lifecycle = new BrokerLifecycle({
+    clusterId: options.clusterId,
+    brokerId: config.nodeId,
+    endpoints: [{ name: CLIENT_LISTENER_NAME, host: advertised.host, port: advertised.port }],
+    controllers: config.controllerQuorumVoters,
+    metadataOffset: () => stateMachine.appliedOffset,
+    logger,
+    heartbeatIntervalMs: config.brokerHeartbeatIntervalMs,
+    requestTimeoutMs: config.requestTimeoutMs * 2,
+  });
+  const alterPartition: AlterPartitionSender = {
+    alterPartition: async ({ brokerId, topicId, partition, change }) => {
+      const response = await channel.call('alterPartition', {
+        brokerId,
+        brokerEpoch: lifecycle.state.brokerEpoch,
+        topicId,
+        partition,
+        leaderEpoch: change.leaderEpoch,
+        partitionEpoch: change.partitionEpoch,
+        newIsr: [...change.newIsr],
+        leaderRecovered: false,
+      }, controllerTimeoutMs);
+      if (response.errorCode !== ErrorCode.NONE) return { ok: false, codeName: errorInfo(response.errorCode).name };
+      return { ok: true, isr: response.isr, partitionEpoch: response.partitionEpoch };
+    },
+  };
+  const transport = new GrpcFetchTransport((brokerId) => clientAddress(stateMachine.image, brokerId));
+  const replicaManager = new ReplicaManager({
+    brokerId: config.nodeId,
+    logDir: config.dataDir,
+    logger,
+    alterPartition,
+    fetchTransport: transport,
+    flushPolicy: config.logFlushPolicy,
+    replicaLagTimeMaxMs: config.replicaLagTimeMaxMs,
+    defaultMinInsyncReplicas: config.minInsyncReplicas,
+  });
+  const producerIds = new ProducerIdAllocator({
+    controller: channel,
+    brokerId: config.nodeId,
+    brokerEpoch: () => lifecycle.state.brokerEpoch,
+    requestTimeoutMs: controllerTimeoutMs,
+  });
+  // ReplicaManager.applyMetadata serialises calls itself; the image listener only has to hand every
+  // image over in order, and must not throw into the Raft apply loop.
+  const applyImage = (image: MetadataImage): void => {
+    replicaManager.applyMetadata(image).catch((err: unknown) => logger.error({ err }, 'applying a metadata image to the replicas failed'));
+  };
+  const unsubscribe = stateMachine.onImage(applyImage);
+  // Entries applied while the Raft node opened (its own log, a snapshot) came before the subscription.
+  applyImage(stateMachine.image);
+  const handlers = brokerServiceHandlers({
+    replicaManager,
+    logger,
+    clusterId: options.clusterId,
+    listenerName: CLIENT_LISTENER_NAME,
+    controllerId: options.controllerId,
+    metadataOffset: () => stateMachine.appliedOffset,
+    controller: channel,
+    producerIds,
+  });
+  let closing: Promise<void> | undefined;
+  return {
+    replicaManager,
+    lifecycle,
+    handlers,
+    start: () => lifecycle.start(),
+    controlledShutdown: (timeoutMs) => lifecycle.controlledShutdown(timeoutMs),
+    close: () => {
+      closing ??= (async () => {
+        unsubscribe();
+        await lifecycle.stop();
+        await replicaManager.close();
+        transport.close();
+        channel.close();
+      })();
+      return closing;
+    },
+  };
+}
