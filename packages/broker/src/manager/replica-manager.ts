@@ -356,8 +356,12 @@ export class ReplicaManager {
     this.log.info({ topic: hosted.topic, partition: hosted.partition, newIsr: change.newIsr, partitionEpoch: change.partitionEpoch }, 'proposing an ISR change');
     const settle = (answer: AlterPartitionAnswer): void => {
       if (!hosted.open) return;
-      if (answer.ok) hosted.state.onIsrChangeCommitted(answer.isr, answer.partitionEpoch);
-      else hosted.state.onIsrChangeRejected(answer.codeName, change.requestId);
+      if (answer.ok) {
+        hosted.state.onIsrChangeCommitted(answer.isr, answer.partitionEpoch);
+      } else {
+        this.log.info({ topic: hosted.topic, partition: hosted.partition, newIsr: change.newIsr, codeName: answer.codeName }, 'ISR change not taken by the controller');
+        hosted.state.onIsrChangeRejected(answer.codeName, change.requestId);
+      }
       this.drain(hosted);
     };
     this.options.alterPartition

@@ -53,7 +53,9 @@ export function fetchRequestProblem(request: FetchRequest): string | undefined {
     if (!isInt(partition['fetchOffset'], 0, Number.MAX_SAFE_INTEGER)) return `${where}.fetchOffset must be a non-negative integer`;
     if (!isInt(partition['currentLeaderEpoch'], -1, INT32_MAX)) return `${where}.currentLeaderEpoch must be -1 or an epoch`;
     if (!isInt(partition['lastFetchedEpoch'], -1, INT32_MAX)) return `${where}.lastFetchedEpoch must be -1 or an epoch`;
-    if (!isInt(partition['flushedOffset'], 0, Number.MAX_SAFE_INTEGER)) return `${where}.flushedOffset must be a non-negative integer`;
+    // flushedOffset is a replica's report; a consumer has none and sends -1 (or 0, the proto default).
+    const flushedMin = request.replicaId >= 0 ? 0 : -1;
+    if (!isInt(partition['flushedOffset'], flushedMin, Number.MAX_SAFE_INTEGER)) return `${where}.flushedOffset must be ${request.replicaId >= 0 ? 'a non-negative integer' : '-1 or a non-negative integer'}`;
     if (!isInt(partition['partitionMaxBytes'], 0, INT32_MAX)) return `${where}.partitionMaxBytes must be a non-negative integer`;
     return undefined;
   });

@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { InvariantViolation } from './assert.js';
-import { PartitionState } from './partition-state.js';
+import { ISR_CHANGE_RETRY_BACKOFF_MS, PartitionState } from './partition-state.js';
 import type { FlushPolicy, PartitionAssignment } from './types.js';
 
 const LAG_MS = 1_000;
@@ -234,11 +234,16 @@ describe('controller answers to an ISR change', () => {
     expect(state.isr).toEqual([1, 2, 3]);
   });
 
-  it('REQUEST_TIMED_OUT: resends the same change at the next tick, keeping the maximal ISR', () => {
+  it('REQUEST_TIMED_OUT: resends the same change once the retry backoff has passed, keeping the maximal ISR', () => {
     const { state, requestId } = expanding();
     state.onIsrChangeRejected('REQUEST_TIMED_OUT', requestId);
     expect(state.ready().isrChangeRequest).toBeUndefined();
-    state.tick(1);
+    const retryAtMs = state.snapshot().pendingIsrChange?.retryAtMs ?? Number.NaN;
+    expect(retryAtMs).toBeGreaterThanOrEqual(ISR_CHANGE_RETRY_BACKOFF_MS);
+    state.tick(retryAtMs - 1);
+    expect(state.ready().isrChangeRequest).toBeUndefined();
+    expect(state.snapshot().maximalIsr).toEqual([1, 2, 3]);
+    state.tick(retryAtMs);
     expect(state.ready().isrChangeRequest).toMatchObject({ requestId, newIsr: [1, 2, 3] });
   });
 

@@ -30,24 +30,22 @@ import type {
   FlushPolicy,
   FollowerAssignment,
   IsrChangeRequest,
-  IsrChangeStatus,
   LocalLogState,
   PartitionAssignment,
   PartitionReady,
   PartitionSnapshot,
   PartitionStateConfig,
+  PendingIsrChangeSnapshot,
   ProduceCompletion,
   ReplicaRole,
   RoleChange,
 } from './types.js';
 
-interface PendingIsrChange {
-  requestId: number;
-  kind: 'expand' | 'shrink';
-  proposedIsr: readonly number[];
-  basePartitionEpoch: number;
-  status: IsrChangeStatus;
-}
+/** retryAtMs: with status 'retry', not resent before this time, so a controller that keeps refusing is not flooded. */
+type PendingIsrChange = PendingIsrChangeSnapshot;
+
+/** Pause before resending an ISR change the controller could not take (Kafka backs off similarly). */
+export const ISR_CHANGE_RETRY_BACKOFF_MS = 250;
 
 /** Answers after which the controller surely did not apply the change (Kafka resets to the committed ISR). */
 const REJECTED_NOT_APPLIED: ReadonlySet<ErrorCodeName> = new Set<ErrorCodeName>(['OPERATION_NOT_ATTEMPTED', 'INELIGIBLE_REPLICA']);
@@ -367,6 +365,7 @@ export class PartitionState {
       pending.status = 'awaiting-metadata';
     } else {
       pending.status = 'retry';
+      pending.retryAtMs = this.clockMs + ISR_CHANGE_RETRY_BACKOFF_MS;
     }
     return true;
   }
@@ -375,7 +374,7 @@ export class PartitionState {
   tick(nowMs: number): void {
     this.observeTime(nowMs);
     if (this.roleValue !== 'leader') return;
-    if (this.pendingIsr?.status === 'retry') this.pendingIsr.status = 'unsent';
+    if (this.pendingIsr?.status === 'retry' && this.clockMs >= this.pendingIsr.retryAtMs) this.pendingIsr.status = 'unsent';
     this.maybeShrinkIsr();
     this.readyCompletions.push(...this.purgatory.expire(this.clockMs));
   }
@@ -498,7 +497,7 @@ export class PartitionState {
 
   private propose(kind: 'expand' | 'shrink', proposedIsr: number[]): void {
     assert(proposedIsr.includes(this.localBrokerId), 'a leader never proposes an ISR without itself');
-    this.pendingIsr = { requestId: this.nextIsrRequestId++, kind, proposedIsr, basePartitionEpoch: this.partitionEpochValue, status: 'unsent' };
+    this.pendingIsr = { requestId: this.nextIsrRequestId++, kind, proposedIsr, basePartitionEpoch: this.partitionEpochValue, status: 'unsent', retryAtMs: 0 };
   }
 
   private failPendingProduces(message: string): void {

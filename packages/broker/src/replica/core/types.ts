@@ -100,6 +100,8 @@ export interface PendingIsrChangeSnapshot {
   proposedIsr: readonly number[];
   basePartitionEpoch: number;
   status: IsrChangeStatus;
+  /** With status 'retry': the earliest time the change is sent again. */
+  retryAtMs: number;
 }
 
 /**
