@@ -43,6 +43,7 @@ interface ServerStartOptions {
   numPartitions?: string;
   logFlushPolicy?: string;
   replicaLagTimeMaxMs?: string;
+  logRetentionCheckIntervalMs?: string;
 }
 
 export function createProgram(io: CliIo = defaultIo): Command {
@@ -89,6 +90,7 @@ export function createProgram(io: CliIo = defaultIo): Command {
     .option('--num-partitions <n>', 'partitions of topics created without a count (num.partitions)')
     .option('--log-flush-policy <policy>', 'durable (acks=all waits for fsync on the ISR) or lazy (log.flush.policy)')
     .option('--replica-lag-time-max-ms <ms>', 'a follower this far behind leaves the ISR (replica.lag.time.max.ms)')
+    .option('--log-retention-check-interval-ms <ms>', 'how often old segments are deleted by retention.ms/retention.bytes (log.retention.check.interval.ms)')
     .action(async (options: ServerStartOptions) => {
       const flags: ConfigFlags = {
         nodeId: options.nodeId,
@@ -107,6 +109,7 @@ export function createProgram(io: CliIo = defaultIo): Command {
         numPartitions: options.numPartitions,
         logFlushPolicy: options.logFlushPolicy,
         replicaLagTimeMaxMs: options.replicaLagTimeMaxMs,
+        retentionCheckIntervalMs: options.logRetentionCheckIntervalMs,
       };
       const exitCode = await runServer({ flags, env: io.env, configFile: options.config ?? io.env['RUNNEL_CONFIG'] });
       // gRPC and LevelDB are closed by now; exiting explicitly keeps a stray handle from hanging the process.

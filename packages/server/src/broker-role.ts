@@ -89,6 +89,7 @@ export function startBrokerRole(options: BrokerRoleOptions): BrokerRole {
     fetchTransport: transport,
     flushPolicy: config.logFlushPolicy,
     replicaLagTimeMaxMs: config.replicaLagTimeMaxMs,
+    retentionCheckIntervalMs: config.retentionCheckIntervalMs,
     defaultMinInsyncReplicas: config.minInsyncReplicas,
   });
   const producerIds = new ProducerIdAllocator({

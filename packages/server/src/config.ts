@@ -38,6 +38,7 @@ export interface ServerConfig {
   readonly numPartitions: number;
   readonly logFlushPolicy: 'durable' | 'lazy';
   readonly replicaLagTimeMaxMs: number;
+  readonly retentionCheckIntervalMs: number;
 }
 
 export const PROCESS_ROLES = ['broker', 'controller'] as const;
@@ -190,6 +191,7 @@ const SCHEMA: Schema = {
   numPartitions: { fileKeys: ['num.partitions'], env: 'RUNNEL_NUM_PARTITIONS', flag: '--num-partitions', parse: positiveInt(100_000), defaultValue: 1 },
   logFlushPolicy: { fileKeys: ['log.flush.policy'], env: 'RUNNEL_LOG_FLUSH_POLICY', flag: '--log-flush-policy', parse: flushPolicyValue, defaultValue: 'durable' },
   replicaLagTimeMaxMs: { fileKeys: ['replica.lag.time.max.ms'], env: 'RUNNEL_REPLICA_LAG_TIME_MAX_MS', flag: '--replica-lag-time-max-ms', parse: positiveInt(3_600_000), defaultValue: 30_000 },
+  retentionCheckIntervalMs: { fileKeys: ['log.retention.check.interval.ms'], env: 'RUNNEL_LOG_RETENTION_CHECK_INTERVAL_MS', flag: '--log-retention-check-interval-ms', parse: positiveInt(86_400_000), defaultValue: 300_000 },
 };
 
 const FIELD_NAMES = Object.keys(SCHEMA) as (keyof ServerConfig)[];
@@ -367,6 +369,7 @@ function crossCheck(values: Partial<Record<keyof ServerConfig, unknown>>, source
     numPartitions: values.numPartitions as number,
     logFlushPolicy: values.logFlushPolicy as 'durable' | 'lazy',
     replicaLagTimeMaxMs: values.replicaLagTimeMaxMs as number,
+    retentionCheckIntervalMs: values.retentionCheckIntervalMs as number,
   };
 }
 

@@ -17,6 +17,7 @@ import { ErrorCode, RunnelError, validateBatch } from '@runnel/protocol';
 import type { ErrorCodeName } from '@runnel/protocol';
 import type { MetadataImage, PartitionState as ImagePartition } from '@runnel/controller';
 import type { Logger } from 'pino';
+import { resolveLogConfig } from '../log/config.js';
 import type { LogConfig } from '../log/config.js';
 import type { FileOps } from '../log/file-ops.js';
 import { UNDEFINED_EPOCH_OFFSET } from '../log/leader-epoch-cache.js';
@@ -72,6 +73,8 @@ export interface ReplicaManagerOptions {
   tickMs?: number;
   /** replica.high.watermark.checkpoint.interval.ms; 0 disables the timer. */
   highWatermarkCheckpointIntervalMs?: number;
+  /** log.retention.check.interval.ms: period of the retention pass; 0 disables the timer (tests call enforceRetention). */
+  retentionCheckIntervalMs?: number;
   /** Log settings for topics that do not override them (cluster configs are layered on top). */
   defaultLogConfig?: Partial<LogConfig>;
   defaultMinInsyncReplicas?: number;
@@ -88,6 +91,7 @@ export interface ReplicaManagerOptions {
 const DEFAULTS = {
   tickMs: 100,
   highWatermarkCheckpointIntervalMs: 5_000,
+  retentionCheckIntervalMs: 300_000,
   defaultMinInsyncReplicas: 1,
   fetchMaxWaitMsMax: 30_000,
   produceTimeoutMsDefault: 30_000,
@@ -114,6 +118,13 @@ interface HostedPartition {
   highWatermarkDirty: boolean;
   readonly pendingProduces: Map<number, (completion: ProduceCompletion) => void>;
   readonly handle: FollowerPartitionHandle;
+}
+
+/** Totals of one retention pass over the hosted replicas. */
+export interface RetentionPassResult {
+  partitionsChecked: number;
+  deletedSegments: number;
+  deletedBytes: number;
 }
 
 export interface HostedPartitionView {
@@ -148,6 +159,7 @@ export class ReplicaManager {
   private metadataChain: Promise<void> = Promise.resolve();
   private nextProduceRequestId = 1;
   private readonly timers: NodeJS.Timeout[] = [];
+  private retentionPass: Promise<RetentionPassResult> | undefined;
   private closed = false;
 
   constructor(options: ReplicaManagerOptions) {
@@ -161,6 +173,9 @@ export class ReplicaManager {
     if (tickMs > 0) this.timers.push(setInterval(() => this.tick(), tickMs).unref());
     const checkpointMs = options.highWatermarkCheckpointIntervalMs ?? DEFAULTS.highWatermarkCheckpointIntervalMs;
     if (checkpointMs > 0) this.timers.push(setInterval(() => this.checkpointHighWatermarks(), checkpointMs).unref());
+    const retentionMs = options.retentionCheckIntervalMs ?? DEFAULTS.retentionCheckIntervalMs;
+    // enforceRetention never rejects; a pass still running when the next fires is joined, not doubled.
+    if (retentionMs > 0) this.timers.push(setInterval(() => void this.enforceRetention(), retentionMs).unref());
   }
 
   /** The last metadata image applied (Metadata requests are answered from it). */
@@ -216,7 +231,14 @@ export class ReplicaManager {
     if (hosted === undefined) {
       hosted = this.openPartition(topic, topicId, assignment.partition, logConfig);
     } else {
-      hosted.log.updateConfig(logConfig);
+      try {
+        // Resolved in full so a deleted topic override falls back to the default instead of sticking
+        // (updateConfig layers onto the current config).
+        hosted.log.updateConfig(resolveLogConfig(logConfig));
+      } catch (err) {
+        // A bad config must not stop leadership changes below; the log keeps its previous config.
+        this.log.error({ err, topic, partition: assignment.partition }, 'topic log config rejected; keeping the previous one');
+      }
     }
     hosted.minInsyncReplicas = topicMinInsync(image, topic, this.options.defaultMinInsyncReplicas ?? DEFAULTS.defaultMinInsyncReplicas);
     const { state, log } = hosted;
@@ -399,6 +421,54 @@ export class ReplicaManager {
         this.log.error({ err, topic: hosted.topic, partition: hosted.partition }, 'high watermark checkpoint failed');
       }
     }
+  }
+
+  /**
+   * One retention pass (Kafka's log.retention.check.interval.ms): for every hosted replica, deletes
+   * the segments its topic's retention.ms / retention.bytes expire, never at or above the high
+   * watermark the replica knows (a follower's is the leader's as last fetched). Deletion is
+   * synchronous file work, so partitions go one at a time with a yield to the event loop between
+   * them, letting produce and fetch interleave. Never rejects: failures are logged per partition.
+   * A call while a pass runs joins that pass.
+   */
+  enforceRetention(): Promise<RetentionPassResult> {
+    this.retentionPass ??= this.retentionPassNow()
+      .catch((err: unknown): RetentionPassResult => {
+        this.log.error({ err }, 'retention pass failed');
+        return { partitionsChecked: 0, deletedSegments: 0, deletedBytes: 0 };
+      })
+      .finally(() => {
+        this.retentionPass = undefined;
+      });
+    return this.retentionPass;
+  }
+
+  private async retentionPassNow(): Promise<RetentionPassResult> {
+    const total: RetentionPassResult = { partitionsChecked: 0, deletedSegments: 0, deletedBytes: 0 };
+    for (const hosted of [...this.partitions.values()]) {
+      // Re-checked after every yield: the partition may have been removed, or the broker closed.
+      if (this.closed) break;
+      if (!hosted.open) continue;
+      try {
+        const highWatermark = Math.min(hosted.state.highWatermark, hosted.log.logEndOffset);
+        const result = hosted.log.deleteOldSegments(highWatermark);
+        total.partitionsChecked++;
+        if (result.deletedSegments > 0) {
+          total.deletedSegments += result.deletedSegments;
+          total.deletedBytes += result.deletedBytes;
+          this.log.info(
+            { topic: hosted.topic, partition: hosted.partition, deletedSegments: result.deletedSegments, deletedBytes: result.deletedBytes, logStartOffset: result.logStartOffset, highWatermark },
+            'deleted log segments by retention',
+          );
+          // Parked fetches below the new log start must wake to learn they are out of range.
+          this.waiters.wake(hosted.key);
+        }
+      } catch (err) {
+        this.log.error({ err, topic: hosted.topic, partition: hosted.partition }, 'retention check failed');
+      }
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    return total;
   }
 
   private scheduleFlush(hosted: HostedPartition): void {
@@ -742,6 +812,8 @@ export class ReplicaManager {
     this.closed = true;
     for (const timer of this.timers) clearInterval(timer);
     await this.metadataChain;
+    // A running pass stops at its next partition once closed is set; the logs must outlive it.
+    await this.retentionPass;
     const fetchers = [...this.fetchers.values()];
     this.fetchers.clear();
     await Promise.all(fetchers.map((fetcher) => fetcher.stop()));
