@@ -109,6 +109,10 @@ export class Consumer extends EventEmitter {
   private readonly partitions = new Map<string, PartitionState>();
   private buffer: ConsumedMessage[] = [];
   private readonly dataArrived = new Notifier();
+  /** One fetch at most per leader broker; each runs on its own, so a leader with nothing new (a long poll) never holds up the others. */
+  private readonly fetchesInFlight = new Map<number, Promise<void>>();
+  /** Partitions inside a fetch in flight: never asked for twice at once. */
+  private readonly partitionsInFlight = new Set<PartitionState>();
   private readonly spaceFreed = new Notifier();
   private fetchLoop: Promise<void> | null = null;
   private deliveryLoop: Promise<void> | null = null;
@@ -320,7 +324,7 @@ export class Consumer extends EventEmitter {
       let needMetadata = false;
       let nextRetryMs = Number.POSITIVE_INFINITY;
       for (const state of this.partitions.values()) {
-        if (state.paused) continue;
+        if (state.paused || this.partitionsInFlight.has(state)) continue;
         if (state.fetchOffset < 0) {
           // Still to be looked up: wake in time for its retry rather than a whole maxWaitMs later.
           nextRetryMs = Math.min(nextRetryMs, Math.max(state.retryAtMs, nowMs));
@@ -341,12 +345,21 @@ export class Consumer extends EventEmitter {
         byLeader.set(leader, list);
       }
       if (needMetadata) await this.refreshMetadata();
-      if (byLeader.size === 0) {
-        await this.dataArrived.wait(Math.min(this.maxWaitMs, Math.max(1, nextRetryMs - nowMs)));
-        continue;
+      for (const [leader, states] of byLeader) {
+        if (this.fetchesInFlight.has(leader)) continue;
+        for (const state of states) this.partitionsInFlight.add(state);
+        const fetch = this.fetchFrom(leader, states).finally(() => {
+          this.fetchesInFlight.delete(leader);
+          for (const state of states) this.partitionsInFlight.delete(state);
+        });
+        this.fetchesInFlight.set(leader, fetch);
       }
-      await Promise.all([...byLeader].map(([leader, states]) => this.fetchFrom(leader, states)));
+      const waitMs = Math.min(this.maxWaitMs, Math.max(1, nextRetryMs - nowMs));
+      // Loop again as soon as any leader's fetch finishes (to send it the next one), or on a seek,
+      // assignment or resume, or when a partition's retry is due.
+      await Promise.race([...this.fetchesInFlight.values(), this.dataArrived.wait(waitMs)]);
     }
+    await Promise.allSettled([...this.fetchesInFlight.values()]);
   }
 
   private backOff(state: PartitionState, nowMs: number): void {
