@@ -2,7 +2,8 @@
 // Raft leader and moves, so every call goes to the controller the last answer named, follows
 // NOT_CONTROLLER hints at once, and tries the voters in turn when a node is silent or knows no
 // leader. Used for AlterPartition, AllocateProducerIds and the admin calls brokers forward.
-import { ErrorCode, RunnelError, createControllerClient, unaryCall } from '@runnel/protocol';
+import { ControllerEndpoints } from '@runnel/controller';
+import { ErrorCode, RunnelError, unaryCall } from '@runnel/protocol';
 import type { ControllerClient, ControllerHint, RequestOf, ResponseOf, UnaryMethodName } from '@runnel/protocol';
 import type { Logger } from 'pino';
 
@@ -35,18 +36,16 @@ function sleep(ms: number): Promise<void> {
 }
 
 export class ControllerChannel {
-  private readonly clients = new Map<string, ControllerClient>();
-  private readonly voterIds: number[];
+  private readonly controllers: ControllerEndpoints;
   private readonly log: Logger;
   private readonly callTimeoutMs: number;
   private readonly retryBackoffMs: number;
   private target: { id: number; endpoint: string } | undefined;
-  private nextVoter = 0;
   private closed = false;
 
   constructor(private readonly options: ControllerChannelOptions) {
     if (options.voters.size === 0) throw new RangeError('a controller channel needs at least one voter');
-    this.voterIds = [...options.voters.keys()].sort((a, b) => a - b);
+    this.controllers = new ControllerEndpoints(options.voters);
     this.log = options.logger.child({ component: 'controller-channel' });
     this.callTimeoutMs = options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
     this.retryBackoffMs = options.retryBackoffMs ?? DEFAULT_RETRY_BACKOFF_MS;
@@ -64,10 +63,10 @@ export class ControllerChannel {
     for (let hop = 0; hop < HOPS_MAX && !this.closed; hop++) {
       const remainingMs = deadline - Date.now();
       if (remainingMs <= 0) break;
-      const target = this.target ?? this.nextCandidate();
+      const target = this.target ?? this.controllers.nextCandidate();
       let response: ResponseOf<ControllerClient[K]>;
       try {
-        response = await unaryCall(this.clientFor(target.endpoint), method, request, Math.min(this.callTimeoutMs, remainingMs));
+        response = await unaryCall(this.controllers.clientFor(target.endpoint), method, request, Math.min(this.callTimeoutMs, remainingMs));
       } catch (error) {
         lastError = error;
         this.log.debug({ err: error, method, controllerId: target.id, endpoint: target.endpoint }, 'controller call failed; trying the next voter');
@@ -96,22 +95,6 @@ export class ControllerChannel {
 
   close(): void {
     this.closed = true;
-    for (const client of this.clients.values()) client.close();
-    this.clients.clear();
-  }
-
-  private nextCandidate(): { id: number; endpoint: string } {
-    const id = this.voterIds[this.nextVoter % this.voterIds.length] as number;
-    this.nextVoter = (this.nextVoter + 1) % this.voterIds.length;
-    return { id, endpoint: this.options.voters.get(id) as string };
-  }
-
-  private clientFor(endpoint: string): ControllerClient {
-    let client = this.clients.get(endpoint);
-    if (client === undefined) {
-      client = createControllerClient(endpoint);
-      this.clients.set(endpoint, client);
-    }
-    return client;
+    this.controllers.close();
   }
 }

@@ -9,8 +9,9 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import { ErrorCode, createControllerClient, errorInfo, unaryCall } from '@runnel/protocol';
+import { ErrorCode, errorInfo, unaryCall } from '@runnel/protocol';
 import type { ControllerClient, ControllerHint, Endpoint } from '@runnel/protocol';
+import { ControllerEndpoints } from './controller-endpoints.js';
 
 export const BROKER_LIFECYCLE_DEFAULTS = Object.freeze({
   /** broker.heartbeat.interval.ms (Kafka's default); the session timeout lives in the controller. */
@@ -69,14 +70,12 @@ export class BrokerLifecycle extends EventEmitter<BrokerLifecycleEvents> {
   private readonly heartbeatIntervalMs: number;
   private readonly requestTimeoutMs: number;
   private readonly retryBackoffMs: number;
-  private readonly voterIds: number[];
-  private readonly clients = new Map<string, ControllerClient>();
+  private readonly controllers: ControllerEndpoints;
   private current: BrokerLifecycleState = {
     registered: false, brokerEpoch: 0, fenced: true, inControlledShutdown: false, shouldShutdown: false, controllerId: 0,
   };
   /** Where the next call goes: the controller last heard of, or the next voter in turn. */
   private target: { id: number; endpoint: string } | undefined;
-  private nextVoter = 0;
   private wantShutdown = false;
   private phase: Phase = 'idle';
   private timer: NodeJS.Timeout | undefined;
@@ -93,7 +92,7 @@ export class BrokerLifecycle extends EventEmitter<BrokerLifecycleEvents> {
     this.heartbeatIntervalMs = options.heartbeatIntervalMs ?? BROKER_LIFECYCLE_DEFAULTS.heartbeatIntervalMs;
     this.requestTimeoutMs = options.requestTimeoutMs ?? BROKER_LIFECYCLE_DEFAULTS.requestTimeoutMs;
     this.retryBackoffMs = options.retryBackoffMs ?? BROKER_LIFECYCLE_DEFAULTS.retryBackoffMs;
-    this.voterIds = [...options.controllers.keys()].sort((a, b) => a - b);
+    this.controllers = new ControllerEndpoints(options.controllers);
   }
 
   get state(): BrokerLifecycleState {
@@ -113,8 +112,7 @@ export class BrokerLifecycle extends EventEmitter<BrokerLifecycleEvents> {
     for (const finish of [...this.waiters]) finish(false);
     this.wake();
     await this.loopDone;
-    for (const client of this.clients.values()) client.close();
-    this.clients.clear();
+    this.controllers.close();
   }
 
   /**
@@ -170,8 +168,8 @@ export class BrokerLifecycle extends EventEmitter<BrokerLifecycleEvents> {
   /** One register-or-heartbeat: follows hints and re-registers within CALLS_PER_ATTEMPT_MAX calls. */
   private async attempt(): Promise<boolean> {
     for (let hop = 0; hop < CALLS_PER_ATTEMPT_MAX && this.phase === 'running'; hop++) {
-      const target = this.target ?? this.nextCandidate();
-      const client = this.clientFor(target.endpoint);
+      const target = this.target ?? this.controllers.nextCandidate();
+      const client = this.controllers.clientFor(target.endpoint);
       let outcome: CallOutcome;
       try {
         outcome = this.current.registered ? await this.heartbeat(client) : await this.register(client);
@@ -238,22 +236,6 @@ export class BrokerLifecycle extends EventEmitter<BrokerLifecycleEvents> {
       this.update({ fenced: response.isFenced, inControlledShutdown: response.inControlledShutdown, shouldShutdown: response.shouldShutdown });
     }
     return response;
-  }
-
-  private nextCandidate(): { id: number; endpoint: string } {
-    const id = this.voterIds[this.nextVoter % this.voterIds.length] as number;
-    this.nextVoter = (this.nextVoter + 1) % this.voterIds.length;
-    return { id, endpoint: this.options.controllers.get(id) as string };
-  }
-
-  private clientFor(endpoint: string): ControllerClient {
-    let client = this.clients.get(endpoint);
-    if (client === undefined) {
-      // Hints may name endpoints outside the configured voters; the set still stays small (one per controller seen).
-      client = createControllerClient(endpoint);
-      this.clients.set(endpoint, client);
-    }
-    return client;
   }
 
   private update(change: Partial<BrokerLifecycleState>): void {

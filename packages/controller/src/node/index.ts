@@ -6,3 +6,5 @@ export { ControllerServer, CONTROLLER_SERVER_DEFAULTS } from './controller-serve
 export type { ControllerServerOptions } from './controller-server.js';
 export { BrokerLifecycle, BROKER_LIFECYCLE_DEFAULTS } from './broker-lifecycle.js';
 export type { BrokerLifecycleOptions, BrokerLifecycleState, BrokerLifecycleEvents } from './broker-lifecycle.js';
+export { ControllerEndpoints } from './controller-endpoints.js';
+export type { ControllerTarget } from './controller-endpoints.js';
