@@ -45,6 +45,22 @@ import type {
   ProduceRequest,
   ProduceResponse,
 } from './broker-messages.js';
+import type {
+  ConsumerGroupHeartbeatRequest,
+  ConsumerGroupHeartbeatResponse,
+  DeleteGroupsRequest,
+  DeleteGroupsResponse,
+  DescribeGroupsRequest,
+  DescribeGroupsResponse,
+  FindCoordinatorRequest,
+  FindCoordinatorResponse,
+  ListGroupsRequest,
+  ListGroupsResponse,
+  OffsetCommitRequest,
+  OffsetCommitResponse,
+  OffsetFetchRequest,
+  OffsetFetchResponse,
+} from './group-messages.js';
 
 export type UnaryCallback<Res> = (error: grpc.ServiceError | null, response?: Res) => void;
 
@@ -95,6 +111,17 @@ export interface BrokerClient extends grpc.Client {
   alterConfigs: UnaryMethod<AlterConfigsRequest, AlterConfigsResponse>;
 }
 
+/** runnel.v1.GroupCoordinator: consumer groups and committed offsets, on the broker listener. */
+export interface GroupCoordinatorClient extends grpc.Client {
+  findCoordinator: UnaryMethod<FindCoordinatorRequest, FindCoordinatorResponse>;
+  consumerGroupHeartbeat: UnaryMethod<ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse>;
+  offsetCommit: UnaryMethod<OffsetCommitRequest, OffsetCommitResponse>;
+  offsetFetch: UnaryMethod<OffsetFetchRequest, OffsetFetchResponse>;
+  listGroups: UnaryMethod<ListGroupsRequest, ListGroupsResponse>;
+  describeGroups: UnaryMethod<DescribeGroupsRequest, DescribeGroupsResponse>;
+  deleteGroups: UnaryMethod<DeleteGroupsRequest, DeleteGroupsResponse>;
+}
+
 export type UnaryMethodName<C> = {
   [K in keyof C]: C[K] extends UnaryMethod<infer _Req, infer _Res> ? K : never;
 }[keyof C];
@@ -112,16 +139,19 @@ export type ServiceHandlers<C> = {
 };
 export type ControllerServiceHandlers = ServiceHandlers<ControllerClient>;
 export type BrokerServiceHandlers = ServiceHandlers<BrokerClient>;
+export type GroupCoordinatorServiceHandlers = ServiceHandlers<GroupCoordinatorClient>;
 
 const RAFT_CONSTRUCTOR = serviceConstructor('Raft');
 const QUORUM_CONSTRUCTOR = serviceConstructor('Quorum');
 const CONTROLLER_CONSTRUCTOR = serviceConstructor('Controller');
 const BROKER_CONSTRUCTOR = serviceConstructor('Broker');
+const GROUP_COORDINATOR_CONSTRUCTOR = serviceConstructor('GroupCoordinator');
 
 export const RAFT_SERVICE: grpc.ServiceDefinition = RAFT_CONSTRUCTOR.service;
 export const QUORUM_SERVICE: grpc.ServiceDefinition = QUORUM_CONSTRUCTOR.service;
 export const CONTROLLER_SERVICE: grpc.ServiceDefinition = CONTROLLER_CONSTRUCTOR.service;
 export const BROKER_SERVICE: grpc.ServiceDefinition = BROKER_CONSTRUCTOR.service;
+export const GROUP_COORDINATOR_SERVICE: grpc.ServiceDefinition = GROUP_COORDINATOR_CONSTRUCTOR.service;
 
 /**
  * Snapshots of the metadata log travel in one message, so the 4 MiB gRPC default would cap the
@@ -187,6 +217,12 @@ export function createControllerClient(address: string, options?: grpc.ChannelOp
 export function createBrokerClient(address: string, options?: grpc.ChannelOptions): BrokerClient {
   const client = new BROKER_CONSTRUCTOR(address, grpc.credentials.createInsecure(), channelOptions(options));
   return client as unknown as BrokerClient;
+}
+
+/** A client for runnel.v1.GroupCoordinator on `address` ("host:port", a broker listener), plaintext. */
+export function createGroupCoordinatorClient(address: string, options?: grpc.ChannelOptions): GroupCoordinatorClient {
+  const client = new GROUP_COORDINATOR_CONSTRUCTOR(address, grpc.credentials.createInsecure(), channelOptions(options));
+  return client as unknown as GroupCoordinatorClient;
 }
 
 /**

@@ -4,12 +4,14 @@ export {
   QUORUM_SERVICE,
   CONTROLLER_SERVICE,
   BROKER_SERVICE,
+  GROUP_COORDINATOR_SERVICE,
   MESSAGE_BYTES_MAX,
   PEER_CHANNEL_OPTIONS,
   createRaftClient,
   createQuorumClient,
   createControllerClient,
   createBrokerClient,
+  createGroupCoordinatorClient,
   serverOptions,
   unaryCall,
 } from './grpc-clients.js';
@@ -21,6 +23,8 @@ export type {
   ServiceHandlers,
   ControllerServiceHandlers,
   BrokerServiceHandlers,
+  GroupCoordinatorClient,
+  GroupCoordinatorServiceHandlers,
   UnaryMethod,
   UnaryCallback,
   UnaryMethodName,
@@ -31,6 +35,7 @@ export type * from './raft-messages.js';
 export type * from './quorum-messages.js';
 export type * from './controller-messages.js';
 export type * from './broker-messages.js';
+export type * from './group-messages.js';
 export { ErrorCode, errorInfo, isErrorCodeName, RunnelError } from './errors.js';
 export type { ErrorCodeName, ErrorInfo, RunnelErrorOptions } from './errors.js';
 export { ERROR_TABLE } from './error-codes.js';
