@@ -14,6 +14,13 @@ export interface BatchFrame {
   magic: number;
   crc: number;
   maxTimestamp: number;
+  /** -1 unless the batch comes from an idempotent producer; then the next three fields are its sequence. */
+  producerId: number;
+  producerEpoch: number;
+  baseSequence: number;
+  lastOffsetDelta: number;
+  /** Transaction markers: no records of a producer, so they never move its sequence. */
+  control: boolean;
 }
 
 /**
@@ -36,6 +43,11 @@ export function readFrame(buf: Buffer, position: number, bytesAvailable: number)
     magic: header.magic,
     crc: header.crc,
     maxTimestamp: header.maxTimestamp,
+    producerId: header.producerId,
+    producerEpoch: header.producerEpoch,
+    baseSequence: header.baseSequence,
+    lastOffsetDelta: header.lastOffsetDelta,
+    control: header.attributes.control,
   };
 }
 

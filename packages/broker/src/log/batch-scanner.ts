@@ -16,6 +16,11 @@ export interface ScanOptions {
   verifyCrc: boolean;
   /** Read-ahead size; one read covers many small batches. */
   chunkBytes: number;
+  /**
+   * Only headers are wanted (no CRC): after a batch at least `bodySkipMinBytes` long, read just the
+   * next header instead of a whole chunk, so a scan of large batches does not copy their bodies.
+   */
+  bodySkipMinBytes?: number;
 }
 
 export interface ScanOutcome {
@@ -39,8 +44,11 @@ export function scanBatches(
 ): ScanOutcome {
   let chunk = Buffer.alloc(0);
   let chunkStart = startPosition;
+  const bodySkipMinBytes = options.verifyCrc ? Number.POSITIVE_INFINITY : (options.bodySkipMinBytes ?? Number.POSITIVE_INFINITY);
+  let previousBatchBytes = 0;
   const refill = (from: number, wantBytes: number): void => {
-    const length = Math.min(Math.max(wantBytes, options.chunkBytes), endPosition - from);
+    const readAheadBytes = previousBatchBytes >= bodySkipMinBytes ? BATCH_HEADER_SIZE : options.chunkBytes;
+    const length = Math.min(Math.max(wantBytes, readAheadBytes), endPosition - from);
     const buf = Buffer.allocUnsafe(length);
     const n = fs.readSync(fd, buf, 0, length, from);
     chunk = n === length ? buf : buf.subarray(0, n);
@@ -67,6 +75,7 @@ export function scanBatches(
     }
     if (!visit({ position, frame, buf: chunk, bufPosition: position - chunkStart })) return { validEndPosition: position };
     position += frame.sizeBytes;
+    previousBatchBytes = frame.sizeBytes;
   }
   return { validEndPosition: position };
 }

@@ -1,5 +1,5 @@
 export { PartitionLog, RECOVERY_POINT_CHECKPOINT, HIGH_WATERMARK_CHECKPOINT } from './partition-log.js';
-export { partitionDirName, systemClock } from './log-types.js';
+export { PRODUCER_ID_EXPIRATION_MS_DEFAULT, partitionDirName, systemClock } from './log-types.js';
 export type {
   AppendInfo,
   AppendResult,
@@ -23,3 +23,6 @@ export { nodeFileOps } from './file-ops.js';
 export type { FileOps } from './file-ops.js';
 export { retentionDeletions } from './log-retention.js';
 export type { RetentionReason, RetentionView } from './log-retention.js';
+export { PRODUCER_BATCHES_RETAINED, ProducerStateManager, checkBatch, incrementSequence } from './producer-state.js';
+export type { BatchMetadata, ProducerBatch, ProducerEntry, SequenceVerdict } from './producer-state.js';
+export { PRODUCER_SNAPSHOT } from './producer-snapshot.js';

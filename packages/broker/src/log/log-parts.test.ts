@@ -2,6 +2,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RunnelError } from '@runnel/protocol';
+import { scanBatches } from './batch-scanner.js';
+import type { ScanOutcome } from './batch-scanner.js';
 import { CheckpointFile } from './checkpoint-file.js';
 import { DEFAULT_LOG_CONFIG, resolveLogConfig } from './config.js';
 import { nodeFileOps } from './file-ops.js';
@@ -166,5 +168,36 @@ describe('retentionDeletions', () => {
     expect(retentionDeletions(segments, config, 9 * HOUR_MS, 100)).toEqual(['retention.ms', 'retention.bytes']);
     expect(retentionDeletions(segments, config, 9 * HOUR_MS, 19)).toEqual(['retention.ms']);
     expect(retentionDeletions([segment(50, 0, undefined)], { retentionMs: 0, retentionBytes: 0 }, HOUR_MS, 100)).toEqual([]);
+  });
+});
+
+describe('batch scanner', () => {
+  it('a header-only scan skipping large bodies sees the same batches as a chunked scan, and the same torn tail', () => {
+    const file = path.join(dir, 'mixed.log');
+    const batches = Array.from({ length: 24 }, (_, i) => makeBatch({ recordCount: i % 3 === 0 ? 60 : 1, valueBytes: i % 3 === 0 ? 300 : 10, tag: `b${i}` }));
+    const whole = Buffer.concat(batches);
+    // A torn tail: the next batch's header and half its body.
+    const torn = makeBatch({ recordCount: 60, valueBytes: 300 });
+    fs.writeFileSync(file, Buffer.concat([whole, torn.subarray(0, torn.length / 2)]));
+    const fd = fs.openSync(file, 'r');
+    try {
+      const scan = (bodySkipMinBytes: number | undefined): { sizes: number[]; outcome: ScanOutcome } => {
+        const sizes: number[] = [];
+        const options = { verifyCrc: false, chunkBytes: 4096, ...(bodySkipMinBytes === undefined ? {} : { bodySkipMinBytes }) };
+        const outcome = scanBatches(fd, 0, fs.fstatSync(fd).size, options, ({ frame }) => {
+          sizes.push(frame.sizeBytes);
+          return true;
+        });
+        return { sizes, outcome };
+      };
+      const chunked = scan(undefined);
+      const headersOnly = scan(1024);
+      expect(chunked.sizes).toEqual(batches.map((b) => b.length));
+      expect(headersOnly).toEqual(chunked);
+      expect(headersOnly.outcome.validEndPosition).toBe(whole.length);
+      expect(headersOnly.outcome.problem).toMatch(/bytes left/);
+    } finally {
+      fs.closeSync(fd);
+    }
   });
 });

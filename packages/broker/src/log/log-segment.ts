@@ -16,6 +16,12 @@ export const RELATIVE_OFFSET_MAX = 0x7fffffff;
 /** Read-ahead for scans; large enough that recovery of small batches is a few big reads. */
 const RECOVERY_CHUNK_BYTES = 1024 * 1024;
 const LOOKUP_CHUNK_BYTES = 16 * 1024;
+/**
+ * Header-only scans read just the next header after a batch this large: one small read costs less
+ * than copying the body (measured: headers of a 1 GiB log of 16 KiB batches in about half the time
+ * of reading it in 1 MiB chunks), while smaller batches are still read a chunk at a time.
+ */
+const HEADER_SCAN_BODY_SKIP_MIN_BYTES = 4 * 1024;
 
 export function segmentFileName(baseOffset: number, suffix: string): string {
   return `${String(baseOffset).padStart(20, '0')}${suffix}`;
@@ -212,8 +218,10 @@ export class LogSegment {
     });
   }
 
+  /** Every batch header in file order, without reading record bodies of large batches. */
   forEachBatchHeader(visit: (frame: BatchFrame) => void): void {
-    scanBatches(this.fd, 0, this.sizeBytes_, { verifyCrc: false, chunkBytes: RECOVERY_CHUNK_BYTES }, (batch) => {
+    const options = { verifyCrc: false, chunkBytes: RECOVERY_CHUNK_BYTES, bodySkipMinBytes: HEADER_SCAN_BODY_SKIP_MIN_BYTES };
+    scanBatches(this.fd, 0, this.sizeBytes_, options, (batch) => {
       visit(batch.frame);
       return true;
     });

@@ -76,14 +76,20 @@ export function capturingLogger(): CapturedLog {
   return { logger: pino({ level: 'debug' }, stream), lines };
 }
 
-/** A producer-style batch (base offset 0, no epoch) of `recordCount` records of `valueBytes` each. */
-export function makeBatch(options: { recordCount?: number; timestampMs?: number; valueBytes?: number; tag?: string } = {}): Buffer {
+/**
+ * A producer-style batch (base offset 0, no epoch) of `recordCount` records of `valueBytes` each;
+ * from an idempotent producer when `producer` is given.
+ */
+export function makeBatch(
+  options: { recordCount?: number; timestampMs?: number; valueBytes?: number; tag?: string; producer?: { id: number; epoch: number; sequence: number } } = {},
+): Buffer {
   const recordCount = options.recordCount ?? 1;
   const timestampMs = options.timestampMs ?? 1_700_000_000_000;
   const valueBytes = options.valueBytes ?? 16;
   const tag = options.tag ?? 'v';
   return encodeRecordBatch({
     baseTimestamp: timestampMs,
+    ...(options.producer === undefined ? {} : { producerId: options.producer.id, producerEpoch: options.producer.epoch, baseSequence: options.producer.sequence }),
     records: Array.from({ length: recordCount }, (_, i) => ({
       key: Buffer.from(`k${i}`),
       value: Buffer.from(`${tag}-${i}-`.padEnd(valueBytes, 'x')),

@@ -22,7 +22,15 @@ export interface PartitionLogOptions {
   clock?: Clock;
   logger?: Logger;
   fileOps?: FileOps;
+  /**
+   * Kafka's producer.id.expiration.ms (default one day): an idempotent producer whose latest batch
+   * timestamp is this old is forgotten by the retention pass, and its batches are not rescanned when
+   * the log is opened.
+   */
+  producerIdExpirationMs?: number;
 }
+
+export const PRODUCER_ID_EXPIRATION_MS_DEFAULT = 24 * 60 * 60 * 1000;
 
 export interface AppendInfo {
   ok: true;
@@ -30,7 +38,13 @@ export interface AppendInfo {
   lastOffset: number;
   /** Set when the topic uses LogAppendTime: the timestamp the broker wrote into every batch. */
   logAppendTimeMs?: number;
+  /** Bytes written; 0 when every batch was a duplicate. */
   sizeBytes: number;
+  /**
+   * Every batch of the request was a retry of one already in the log (same producer, epoch and
+   * sequences): nothing was written, and the offsets (and log append time) are the original's.
+   */
+  duplicate?: true;
 }
 
 export type AppendResult = AppendInfo | { ok: false; error: RunnelError };
@@ -83,7 +97,17 @@ export function appendOk(fields: Omit<AppendInfo, 'ok'>): AppendInfo {
   return { ok: true, ...fields };
 }
 
-export function appendFailed(codeName: 'CORRUPT_MESSAGE' | 'MESSAGE_TOO_LARGE' | 'RECORD_LIST_TOO_LARGE' | 'FENCED_LEADER_EPOCH' | 'OFFSET_OUT_OF_RANGE', message: string, details: Record<string, unknown> = {}): AppendResult {
+export type AppendErrorCodeName =
+  | 'CORRUPT_MESSAGE'
+  | 'MESSAGE_TOO_LARGE'
+  | 'RECORD_LIST_TOO_LARGE'
+  | 'FENCED_LEADER_EPOCH'
+  | 'OFFSET_OUT_OF_RANGE'
+  | 'INVALID_RECORD'
+  | 'INVALID_PRODUCER_EPOCH'
+  | 'OUT_OF_ORDER_SEQUENCE_NUMBER';
+
+export function appendFailed(codeName: AppendErrorCodeName, message: string, details: Record<string, unknown> = {}): AppendResult {
   return { ok: false, error: new RunnelError(codeName, message, { details }) };
 }
 

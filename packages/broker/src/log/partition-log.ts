@@ -3,8 +3,10 @@ import * as path from 'node:path';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
 import { RunnelError } from '@runnel/protocol';
+import { assert, unreachable } from '@runnel/protocol/invariants';
 import { frameBatches } from './append-framing.js';
 import { crcMatches, setLogAppendTime, stampFrame } from './batch-frame.js';
+import type { BatchFrame } from './batch-frame.js';
 import { CheckpointFile } from './checkpoint-file.js';
 import { resolveLogConfig } from './config.js';
 import type { LogConfig } from './config.js';
@@ -17,7 +19,11 @@ import { loadSegments } from './log-loader.js';
 import { retentionDeletions } from './log-retention.js';
 import { LogSegment, RELATIVE_OFFSET_MAX } from './log-segment.js';
 import type { AppendedBatch } from './log-segment.js';
-import { INT32_MAX, appendFailed, appendOk, partitionDirName, systemClock } from './log-types.js';
+import { INT32_MAX, PRODUCER_ID_EXPIRATION_MS_DEFAULT, appendFailed, appendOk, partitionDirName, systemClock } from './log-types.js';
+import { deleteProducerSnapshot, readProducerSnapshot, writeProducerSnapshot } from './producer-snapshot.js';
+import type { ProducerSnapshot } from './producer-snapshot.js';
+import { ProducerStateManager } from './producer-state.js';
+import type { BatchPlacement, ProducerAppend, ProducerEntry } from './producer-state.js';
 import type { AppendResult, Clock, LogReadResult, PartitionLogOptions, ReadOptions, RetentionResult, SegmentInfo } from './log-types.js';
 
 export const RECOVERY_POINT_CHECKPOINT = 'recovery-point-offset-checkpoint';
@@ -26,9 +32,10 @@ export const HIGH_WATERMARK_CHECKPOINT = 'high-watermark-checkpoint';
 /**
  * Kafka's UnifiedLog for one partition: a list of segments, the last one active. Appends are
  * synchronous writes (the write is one syscall, durability is the separate, group-committed
- * flush); batches are treated as opaque bytes apart from their framing. Everything else a
- * partition needs to survive a crash lives beside the segments: the recovery point, the high
- * watermark and the leader epoch checkpoint.
+ * flush); batches are treated as opaque bytes apart from their header (framing, and the producer
+ * fields the idempotence checks read). Everything else a partition needs to survive a crash lives
+ * beside the segments: the recovery point, the high watermark and the leader epoch checkpoint. The
+ * idempotent-producer state lives in memory only and is rebuilt from batch headers on open.
  */
 export class PartitionLog {
   readonly dir: string;
@@ -42,6 +49,8 @@ export class PartitionLog {
   private readonly recoveryCheckpoint: CheckpointFile;
   private readonly hwCheckpoint: CheckpointFile;
   private readonly groupCommit: GroupCommit;
+  private producerState = new ProducerStateManager();
+  private readonly producerIdExpirationMs: number;
   private segments: LogSegment[];
   private logEndOffset_: number;
   private flushedOffset_: number;
@@ -66,6 +75,7 @@ export class PartitionLog {
     this.config_ = config;
     this.clock = options.clock ?? systemClock;
     this.ops = options.fileOps ?? nodeFileOps;
+    this.producerIdExpirationMs = options.producerIdExpirationMs ?? PRODUCER_ID_EXPIRATION_MS_DEFAULT;
     this.log = (options.logger ?? pino({ enabled: false })).child({ topic: this.topic, partition: this.partition });
     fs.mkdirSync(this.dir, { recursive: true });
     this.recoveryCheckpoint = new CheckpointFile(this.dir, RECOVERY_POINT_CHECKPOINT, 1, this.ops);
@@ -96,6 +106,7 @@ export class PartitionLog {
     }
     this.leaderEpochCache.truncateFromEnd(this.logEndOffset_);
     this.leaderEpochCache.truncateFromStart(this.logStartOffset);
+    this.loadProducerState(loaded.truncatedBytes);
     const storedHw = this.readCheckpointOffset(this.hwCheckpoint) ?? this.logStartOffset;
     this.highWatermark_ = Math.min(Math.max(storedHw, this.logStartOffset), this.logEndOffset_);
     this.log.info(
@@ -158,9 +169,12 @@ export class PartitionLog {
   // ---------------------------------------------------------------- append
 
   /**
-   * Leader append: stamps each batch's base offset (continuing from the log end offset) and the
-   * leader epoch into `batches` in place, writes them with one write, and updates the indexes. The
-   * batches must already be validated (CRC, sizes); only their framing is checked here.
+   * Leader append: checks every batch against the idempotent-producer state (a refused batch refuses
+   * the request, writing nothing), stamps each new batch's base offset (continuing from the log end
+   * offset) and the leader epoch into `batches` in place (into a copy when some were retries), writes
+   * them with one write, and updates the indexes. Retried batches are not written again: the result
+   * carries their original offsets (`duplicate` when nothing was new). The batches must already be
+   * validated (CRC, sizes); only their framing and producer fields are checked here.
    */
   append(batches: Buffer | readonly Buffer[], options: { leaderEpoch: number }): AppendResult {
     const unusable = this.unusable();
@@ -173,27 +187,80 @@ export class PartitionLog {
     if (leaderEpoch < latestEpoch) {
       return appendFailed('FENCED_LEADER_EPOCH', `append with leader epoch ${leaderEpoch}, but the log is at epoch ${latestEpoch}`, { leaderEpoch, latestEpoch });
     }
-    const buf = Array.isArray(batches) ? Buffer.concat(batches as readonly Buffer[]) : (batches as Buffer);
-    const framed = frameBatches(buf, this.config_);
+    const given = Array.isArray(batches) ? Buffer.concat(batches as readonly Buffer[]) : (batches as Buffer);
+    const framed = frameBatches(given, this.config_);
     if (!Array.isArray(framed)) return framed;
-    let nextOffset = this.logEndOffset_;
-    for (const { frame, bufPosition } of framed) {
-      const lastOffsetDelta = frame.lastOffset - frame.baseOffset;
-      stampFrame(buf, bufPosition, nextOffset, leaderEpoch);
-      frame.baseOffset = nextOffset;
-      frame.lastOffset = nextOffset + lastOffsetDelta;
-      frame.partitionLeaderEpoch = leaderEpoch;
-      nextOffset = frame.lastOffset + 1;
+    const logAppendTimeMs = this.config_.messageTimestampType === 'LogAppendTime' ? this.clock.nowMs() : undefined;
+    const checked = this.checkProducers(framed, logAppendTimeMs);
+    if (!checked.ok) return checked.refusal;
+    const { producerAppend, fresh, first, lastOffset } = checked;
+    if (fresh.length === 0) {
+      // A retry of batches already in the log (the first write may have reached this replica before
+      // a failover): answering with the original offsets is what makes the retry exactly-once.
+      const originalAppendTimeMs = logAppendTimeMs === undefined ? {} : { logAppendTimeMs: first.maxTimestampMs };
+      return appendOk({ baseOffset: first.baseOffset, lastOffset, sizeBytes: 0, duplicate: true, ...originalAppendTimeMs });
     }
-    let logAppendTimeMs: number | undefined;
-    if (this.config_.messageTimestampType === 'LogAppendTime') {
-      logAppendTimeMs = this.clock.nowMs();
-      for (const { frame, bufPosition } of framed) {
+    const { buf, writes } = fresh.length === framed.length ? { buf: given, writes: framed } : withoutDuplicates(given, fresh);
+    for (const { frame, bufPosition } of writes) {
+      stampFrame(buf, bufPosition, frame.baseOffset, leaderEpoch);
+      frame.partitionLeaderEpoch = leaderEpoch;
+      if (logAppendTimeMs !== undefined) {
         setLogAppendTime(buf, bufPosition, logAppendTimeMs);
         frame.maxTimestamp = logAppendTimeMs;
       }
     }
-    return this.appendFramed(buf, framed, logAppendTimeMs);
+    const result = this.appendFramed(buf, writes, logAppendTimeMs);
+    if (!result.ok) return result;
+    producerAppend.commit();
+    // A request mixing retried and new batches (a client sends one batch per partition per request,
+    // so only another client would) writes the new ones and answers from its first batch, wherever
+    // that landed, to the last offset of any of its batches.
+    return first.baseOffset === result.baseOffset ? result : { ...result, baseOffset: first.baseOffset };
+  }
+
+  /**
+   * The idempotent-producer rules (producer-state.ts) for every batch of a leader request, in order,
+   * before anything is stamped or written: one refused batch refuses the whole request. Places the
+   * new batches at consecutive offsets from the log end (in their frames) and sets duplicates aside.
+   */
+  private checkProducers(
+    framed: readonly AppendedBatch[],
+    logAppendTimeMs: number | undefined,
+  ): { ok: false; refusal: AppendResult } | { ok: true; producerAppend: ProducerAppend; fresh: AppendedBatch[]; first: BatchPlacement; lastOffset: number } {
+    const producerAppend = this.producerState.beginAppend();
+    const fresh: AppendedBatch[] = [];
+    let first: BatchPlacement | undefined;
+    let lastOffset = -1;
+    let nextOffset = this.logEndOffset_;
+    const appendTimeMs = logAppendTimeMs ?? this.clock.nowMs();
+    for (const batch of framed) {
+      const { frame } = batch;
+      const verdict = producerAppend.check(frame);
+      switch (verdict.kind) {
+        case 'refused':
+          return { ok: false, refusal: appendFailed(verdict.codeName, verdict.message, { ...verdict.details, logEndOffset: this.logEndOffset_ }) };
+        case 'duplicate':
+          first ??= verdict.original;
+          lastOffset = Math.max(lastOffset, verdict.original.lastOffset);
+          break;
+        case 'append':
+        case 'unchecked': {
+          frame.baseOffset = nextOffset;
+          frame.lastOffset = nextOffset + frame.lastOffsetDelta;
+          nextOffset = frame.lastOffset + 1;
+          const placement = { baseOffset: frame.baseOffset, lastOffset: frame.lastOffset, maxTimestampMs: logAppendTimeMs ?? frame.maxTimestamp };
+          if (verdict.kind === 'append') producerAppend.record(frame, placement, appendTimeMs);
+          first ??= placement;
+          lastOffset = Math.max(lastOffset, frame.lastOffset);
+          fresh.push(batch);
+          break;
+        }
+        default:
+          unreachable(verdict);
+      }
+    }
+    assert(first !== undefined, 'frameBatches returned no batch');
+    return { ok: true, producerAppend, fresh, first, lastOffset };
   }
 
   /**
@@ -216,7 +283,14 @@ export class PartitionLog {
       }
       expected = frame.lastOffset + 1;
     }
-    return this.appendFramed(buf, framed, undefined);
+    const result = this.appendFramed(buf, framed, undefined);
+    // No checks: the leader made them, and a follower must hold exactly what the leader holds so it
+    // can take over with the same producer state.
+    if (result.ok) {
+      const nowMs = this.clock.nowMs();
+      for (const { frame } of framed) this.producerState.update(frame, placementOf(frame), nowMs);
+    }
+    return result;
   }
 
   private appendFramed(buf: Buffer, framed: readonly AppendedBatch[], logAppendTimeMs: number | undefined): AppendResult {
@@ -239,6 +313,77 @@ export class PartitionLog {
     }
     this.logEndOffset_ = last.lastOffset + 1;
     return appendOk({ baseOffset: first.baseOffset, lastOffset: last.lastOffset, sizeBytes: buf.length, ...(logAppendTimeMs === undefined ? {} : { logAppendTimeMs }) });
+  }
+
+  // ---------------------------------------------------------------- producer state
+
+  /** What the log knows of an idempotent producer (tests, tools). */
+  producerEntry(producerId: number): ProducerEntry | undefined {
+    return this.producerState.entry(producerId);
+  }
+
+  get producerCount(): number {
+    return this.producerState.producerCount;
+  }
+
+  /**
+   * From the snapshot a clean close wrote when it still describes this log (same log end, nothing
+   * cut by recovery), otherwise by rescanning. The snapshot is deleted either way: from here on the
+   * log changes, and after a crash only a rescan can say what the log holds.
+   */
+  private loadProducerState(recoveredBytes: number): void {
+    let snapshot: ProducerSnapshot | undefined;
+    try {
+      snapshot = readProducerSnapshot(this.dir, this.ops);
+    } catch (err) {
+      this.log.warn({ err }, 'ignoring an unreadable producer state snapshot');
+    }
+    deleteProducerSnapshot(this.dir, this.ops);
+    if (snapshot !== undefined && snapshot.logEndOffset === this.logEndOffset_ && recoveredBytes === 0) {
+      for (const entry of snapshot.entries) this.producerState.put(entry);
+      const expired = this.producerState.removeExpired(this.clock.nowMs(), this.producerIdExpirationMs);
+      this.log.info({ producers: this.producerState.producerCount, expired, logEndOffset: this.logEndOffset_ }, 'loaded producer state from its snapshot');
+      return;
+    }
+    if (snapshot !== undefined) {
+      this.log.warn({ snapshotLogEndOffset: snapshot.logEndOffset, logEndOffset: this.logEndOffset_, recoveredBytes }, 'producer state snapshot does not match the log; rescanning');
+    }
+    this.rebuildProducerState('opened');
+  }
+
+  /**
+   * Replays the producer fields of every batch header (records are never read) into a fresh
+   * state. Segments whose newest batch is older than producer.id.expiration.ms are skipped: every
+   * producer seen only there would be expired anyway. Producers the previous state knew only from
+   * batches that retention has since deleted are kept, as Kafka (KIP-360) keeps them until they
+   * expire: the log no longer says anything about them, and forgetting them would fail their next
+   * batch with OUT_OF_ORDER_SEQUENCE_NUMBER.
+   */
+  private rebuildProducerState(why: string): void {
+    const startedMs = performance.now();
+    const previous = this.producerState;
+    const rebuilt = new ProducerStateManager();
+    const nowMs = this.clock.nowMs();
+    let scannedSegments = 0;
+    let scannedBatches = 0;
+    for (const segment of this.segments) {
+      if (segment !== this.activeSegment && nowMs - segment.largestTimestampMs() >= this.producerIdExpirationMs) continue;
+      scannedSegments++;
+      segment.forEachBatchHeader((frame) => {
+        scannedBatches++;
+        rebuilt.update(frame, placementOf(frame));
+      });
+    }
+    for (const entry of previous.entries()) {
+      const last = entry.batches[entry.batches.length - 1];
+      if (rebuilt.entry(entry.producerId) === undefined && last !== undefined && last.lastOffset < this.logStartOffset) rebuilt.put(entry);
+    }
+    rebuilt.removeExpired(nowMs, this.producerIdExpirationMs);
+    this.producerState = rebuilt;
+    this.log.info(
+      { why, producers: rebuilt.producerCount, scannedSegments, scannedBatches, durationMs: Math.round(performance.now() - startedMs) },
+      'rebuilt producer state from the log',
+    );
   }
 
   // ---------------------------------------------------------------- roll
@@ -480,6 +625,7 @@ export class PartitionLog {
       this.logEndOffset_ = active.nextOffset;
       if (active.sizeBytes === 0) this.activeFirstAppendMs = undefined;
       this.afterTruncation(active);
+      this.rebuildProducerState('truncated');
     } catch (err) {
       throw this.markFailed(err, 'truncate');
     }
@@ -499,6 +645,8 @@ export class PartitionLog {
       this.logEndOffset_ = offset;
       this.activeFirstAppendMs = undefined;
       this.leaderEpochCache.clear();
+      // Nothing of the old log is left to say what its producers wrote (Kafka clears them too).
+      this.producerState = new ProducerStateManager();
       this.afterTruncation(fresh);
       this.flushedOffset_ = offset;
       this.writeRecoveryPoint();
@@ -545,6 +693,10 @@ export class PartitionLog {
       this.retire(segment);
     }
     if (reasons.length > 0) this.leaderEpochCache.truncateFromStart(this.logStartOffset);
+    // Producers outlive their deleted batches (see rebuildProducerState) until they expire, which
+    // this periodic pass is the natural place to check.
+    const expiredProducers = this.producerState.removeExpired(this.clock.nowMs(), this.producerIdExpirationMs);
+    if (expiredProducers > 0) this.log.info({ expiredProducers, producerIdExpirationMs: this.producerIdExpirationMs }, 'forgot expired producers');
     return { deletedSegments: reasons.length, deletedBytes, logStartOffset: this.logStartOffset };
   }
 
@@ -563,12 +715,22 @@ export class PartitionLog {
         this.dirDirty = false;
         this.flushedOffset_ = this.logEndOffset_;
         this.writeRecoveryPoint();
+        this.writeProducerSnapshot();
       }
     } finally {
       for (const segment of this.segments) segment.close();
       this.closeRetired();
     }
     this.log.info({ logEndOffset: this.logEndOffset_ }, 'closed partition log');
+  }
+
+  private writeProducerSnapshot(): void {
+    try {
+      writeProducerSnapshot(this.dir, this.ops, this.logEndOffset_, this.producerState.entries());
+    } catch (err) {
+      // Only costs the next open a rescan of the batch headers.
+      this.log.warn({ err }, 'could not write the producer state snapshot');
+    }
   }
 
   /** Topic deletion: closes the log and removes its directory. */
@@ -649,4 +811,20 @@ export class PartitionLog {
     this.log.error({ err, operation }, 'log I/O failed; the partition log is offline until restart');
     return this.failure;
   }
+}
+
+function placementOf(frame: BatchFrame): BatchPlacement {
+  return { baseOffset: frame.baseOffset, lastOffset: frame.lastOffset, maxTimestampMs: frame.maxTimestamp };
+}
+
+/** The new batches of a request that also held retries, copied next to each other for one write. */
+function withoutDuplicates(given: Buffer, fresh: readonly AppendedBatch[]): { buf: Buffer; writes: AppendedBatch[] } {
+  const buf = Buffer.concat(fresh.map(({ frame, bufPosition }) => given.subarray(bufPosition, bufPosition + frame.sizeBytes)));
+  let position = 0;
+  const writes = fresh.map(({ frame }) => {
+    const write = { frame, bufPosition: position };
+    position += frame.sizeBytes;
+    return write;
+  });
+  return { buf, writes };
 }
