@@ -1,0 +1,1 @@
+export { InvariantViolation, assert, unreachable } from '@runnel/protocol/invariants';
