@@ -19,6 +19,36 @@ export interface LogConfig {
   maxMessageBytes: number;
   /** message.timestamp.type: LogAppendTime makes the broker overwrite each batch's max timestamp. */
   messageTimestampType: 'CreateTime' | 'LogAppendTime';
+  /**
+   * cleanup.policy: 'delete' expires whole segments by retention.ms/bytes; 'compact' keeps the
+   * latest record per key (log-cleaner.ts) and never expires by time or size; 'compact,delete' does both.
+   */
+  cleanupPolicy: CleanupPolicy;
+  /** delete.retention.ms: how long a tombstone (null value) outlives the values it deletes, so consumers see it. */
+  deleteRetentionMs: number;
+  /** min.cleanable.dirty.ratio: clean once the uncleaned share of the cleanable bytes reaches this. */
+  minCleanableDirtyRatio: number;
+  /** min.compaction.lag.ms: a segment holding a record younger than this is not cleaned. */
+  minCompactionLagMs: number;
+}
+
+export type CleanupPolicy = 'delete' | 'compact' | 'compact,delete';
+export const CLEANUP_POLICIES: readonly CleanupPolicy[] = ['delete', 'compact', 'compact,delete'];
+
+/** The policy a topic's `cleanup.policy` list names (Kafka accepts either order), or undefined if it is not one. */
+export function parseCleanupPolicy(value: string): CleanupPolicy | undefined {
+  const parts = new Set(value.split(',').map((part) => part.trim()));
+  if (parts.size === 0 || [...parts].some((part) => part !== 'delete' && part !== 'compact')) return undefined;
+  if (parts.has('compact')) return parts.has('delete') ? 'compact,delete' : 'compact';
+  return 'delete';
+}
+
+export function compactionEnabled(config: Pick<LogConfig, 'cleanupPolicy'>): boolean {
+  return config.cleanupPolicy !== 'delete';
+}
+
+export function deletionEnabled(config: Pick<LogConfig, 'cleanupPolicy'>): boolean {
+  return config.cleanupPolicy !== 'compact';
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -35,6 +65,10 @@ export const DEFAULT_LOG_CONFIG: Readonly<LogConfig> = Object.freeze({
   indexIntervalBytes: 4096,
   maxMessageBytes: 1024 * 1024 + 12,
   messageTimestampType: 'CreateTime',
+  cleanupPolicy: 'delete',
+  deleteRetentionMs: DAY_MS,
+  minCleanableDirtyRatio: 0.5,
+  minCompactionLagMs: 0,
 });
 
 /** Problems found in a config, one human-readable line each; empty when valid. */
@@ -53,6 +87,14 @@ export function logConfigProblems(config: LogConfig): string[] {
   intIn('maxMessageBytes', config.maxMessageBytes, 0, SEGMENT_BYTES_MAX);
   if (config.messageTimestampType !== 'CreateTime' && config.messageTimestampType !== 'LogAppendTime') {
     problems.push(`messageTimestampType must be CreateTime or LogAppendTime, got ${String(config.messageTimestampType)}`);
+  }
+  if (!CLEANUP_POLICIES.includes(config.cleanupPolicy)) {
+    problems.push(`cleanupPolicy must be one of ${CLEANUP_POLICIES.join(' | ')}, got ${String(config.cleanupPolicy)}`);
+  }
+  intIn('deleteRetentionMs', config.deleteRetentionMs, 0, Number.MAX_SAFE_INTEGER);
+  intIn('minCompactionLagMs', config.minCompactionLagMs, 0, Number.MAX_SAFE_INTEGER);
+  if (typeof config.minCleanableDirtyRatio !== 'number' || !(config.minCleanableDirtyRatio >= 0 && config.minCleanableDirtyRatio <= 1)) {
+    problems.push(`minCleanableDirtyRatio must be a number in [0, 1], got ${String(config.minCleanableDirtyRatio)}`);
   }
   return problems;
 }

@@ -10,8 +10,20 @@ export type {
   RetentionResult,
   SegmentInfo,
 } from './log-types.js';
-export { DEFAULT_LOG_CONFIG, SEGMENT_BYTES_MAX, SEGMENT_BYTES_MIN, logConfigProblems, resolveLogConfig } from './config.js';
-export type { LogConfig } from './config.js';
+export {
+  CLEANUP_POLICIES,
+  DEFAULT_LOG_CONFIG,
+  SEGMENT_BYTES_MAX,
+  SEGMENT_BYTES_MIN,
+  compactionEnabled,
+  deletionEnabled,
+  logConfigProblems,
+  parseCleanupPolicy,
+  resolveLogConfig,
+} from './config.js';
+export type { CleanupPolicy, LogConfig } from './config.js';
+export { CLEANER_OFFSET_CHECKPOINT, CLEAN_SLICE_BYTES_DEFAULT, OFFSET_MAP_BYTES_MAX_DEFAULT } from './log-cleaner.js';
+export type { CleanOptions, CleanResult, CleanableRange, SwapStep } from './log-cleaner.js';
 export { LeaderEpochFileCache, LEADER_EPOCH_CHECKPOINT, UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET } from './leader-epoch-cache.js';
 export type { EpochEndOffset, EpochEntry } from './leader-epoch-cache.js';
 export { LogSegment, segmentFileName, LOG_FILE_SUFFIX, INDEX_FILE_SUFFIX, TIME_INDEX_FILE_SUFFIX } from './log-segment.js';

@@ -1,10 +1,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Logger } from 'pino';
+import { fsyncDirSync } from './file-ops.js';
 import type { FileOps } from './file-ops.js';
-import { LOG_FILE_SUFFIX, LogSegment } from './log-segment.js';
+import { CLEANED_FILE_SUFFIX, SWAP_FILE_SUFFIX } from './log-cleaner.js';
+import { INDEX_FILE_SUFFIX, LOG_FILE_SUFFIX, LogSegment, TIME_INDEX_FILE_SUFFIX, segmentFileName } from './log-segment.js';
 
 const SEGMENT_FILE_PATTERN = /^(\d{20})(\.log|\.index|\.timeindex)$/;
+const CLEANER_FILE_PATTERN = /^(\d{20})(\.log|\.index|\.timeindex)(\.cleaned|\.swap)$/;
 
 export interface LoadedSegments {
   segments: LogSegment[];
@@ -20,6 +23,7 @@ export interface LoadedSegments {
  * bytes were written after the corruption and cannot be trusted to continue its offsets.
  */
 export function loadSegments(dir: string, recoveryPoint: number, indexIntervalBytes: number, ops: FileOps, log: Logger): LoadedSegments {
+  finishInterruptedCleaning(dir, indexIntervalBytes, ops, log);
   const logBases = new Set<number>();
   const indexFiles: Array<{ base: number; name: string }> = [];
   for (const name of fs.readdirSync(dir)) {
@@ -88,4 +92,59 @@ function dropSegments(bases: number[], dir: string, indexIntervalBytes: number, 
     segment.deleteFiles();
   }
   return bytes;
+}
+
+/**
+ * Kafka's LogLoader handling of the cleaner's files (the swap protocol is in
+ * PartitionLog.swapCleaned). A `.cleaned` file is a rewrite that never committed: deleted, the old
+ * segments are intact. A `<base>.log.swap` committed: it holds every surviving batch of the old
+ * segments with base offsets in [base, its next offset) — its last batch is always kept, so that
+ * range is exactly theirs — so whichever of them a crash left are deleted and the swap takes their
+ * place. Its indexes are rebuilt from it (a crash may have renamed the old ones' names onto them).
+ */
+function finishInterruptedCleaning(dir: string, indexIntervalBytes: number, ops: FileOps, log: Logger): void {
+  const swapBases: number[] = [];
+  const liveLogBases: number[] = [];
+  const swapIndexFiles: Array<{ base: number; name: string }> = [];
+  let changed = false;
+  for (const name of fs.readdirSync(dir)) {
+    const live = SEGMENT_FILE_PATTERN.exec(name);
+    if (live !== null && live[2] === LOG_FILE_SUFFIX) liveLogBases.push(Number(live[1]));
+    const match = CLEANER_FILE_PATTERN.exec(name);
+    if (match === null) continue;
+    const base = Number(match[1]);
+    if (match[3] === CLEANED_FILE_SUFFIX) {
+      log.warn({ file: name }, 'deleting a file of a compaction that did not complete');
+      fs.rmSync(path.join(dir, name), { force: true });
+      changed = true;
+    } else if (match[2] === LOG_FILE_SUFFIX) {
+      swapBases.push(base);
+    } else {
+      swapIndexFiles.push({ base, name });
+    }
+  }
+  for (const { name } of swapIndexFiles) {
+    fs.rmSync(path.join(dir, name), { force: true });
+    changed = true;
+  }
+  for (const base of swapBases.sort((a, b) => a - b)) {
+    const swap = LogSegment.open(dir, base, indexIntervalBytes, ops, SWAP_FILE_SUFFIX);
+    try {
+      const recovery = swap.recover();
+      if (recovery.truncatedBytes > 0) log.warn({ segment: base, ...recovery }, 'truncated a corrupt tail of a compacted segment swap');
+      const endOffset = Math.max(swap.nextOffset, base + 1);
+      const replaced = liveLogBases.filter((liveBase) => liveBase >= base && liveBase < endOffset);
+      for (const liveBase of replaced) {
+        for (const suffix of [LOG_FILE_SUFFIX, INDEX_FILE_SUFFIX, TIME_INDEX_FILE_SUFFIX]) fs.rmSync(path.join(dir, segmentFileName(liveBase, suffix)), { force: true });
+      }
+      swap.flushSync();
+      swap.renameIndexFiles('');
+      swap.renameLogFile('');
+      log.warn({ segment: base, endOffset, replacedSegments: replaced }, 'completed an interrupted compaction swap');
+      changed = true;
+    } finally {
+      swap.close();
+    }
+  }
+  if (changed) fsyncDirSync(ops, dir);
 }

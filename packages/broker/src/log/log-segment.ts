@@ -4,6 +4,7 @@ import { decodeRecordBatch } from '@runnel/protocol';
 import { readFrame } from './batch-frame.js';
 import type { BatchFrame } from './batch-frame.js';
 import { scanBatches } from './batch-scanner.js';
+import type { ScannedBatch } from './batch-scanner.js';
 import { readFullySync, writeFullySync } from './file-ops.js';
 import type { FileOps } from './file-ops.js';
 import { OffsetIndex, TimeIndex } from './sparse-index.js';
@@ -72,17 +73,19 @@ export class LogSegment {
     private readonly indexIntervalBytes: number,
     private readonly ops: FileOps,
     create: boolean,
+    /** '' for a live segment; '.cleaned' or '.swap' while the cleaner replaces segments (see log-cleaner.ts). */
+    private logFileSuffix: string,
   ) {
     const logPath = this.logPath;
     if (create) {
       for (const suffix of [LOG_FILE_SUFFIX, INDEX_FILE_SUFFIX, TIME_INDEX_FILE_SUFFIX]) {
-        fs.rmSync(path.join(dir, segmentFileName(baseOffset, suffix)), { force: true });
+        fs.rmSync(path.join(dir, segmentFileName(baseOffset, suffix + logFileSuffix)), { force: true });
       }
     }
     this.fd = fs.openSync(logPath, create ? 'w+' : 'r+');
     this.sizeBytes_ = fs.fstatSync(this.fd).size;
-    const indexPath = path.join(dir, segmentFileName(baseOffset, INDEX_FILE_SUFFIX));
-    const timeIndexPath = path.join(dir, segmentFileName(baseOffset, TIME_INDEX_FILE_SUFFIX));
+    const indexPath = path.join(dir, segmentFileName(baseOffset, INDEX_FILE_SUFFIX + logFileSuffix));
+    const timeIndexPath = path.join(dir, segmentFileName(baseOffset, TIME_INDEX_FILE_SUFFIX + logFileSuffix));
     this.indexFilesMissing = !fs.existsSync(indexPath) || !fs.existsSync(timeIndexPath);
     this.offsetIndex = new OffsetIndex(indexPath, baseOffset, ops);
     this.timeIndex = new TimeIndex(timeIndexPath, baseOffset, ops);
@@ -90,16 +93,34 @@ export class LogSegment {
     this.nextOffset_ = baseOffset;
   }
 
-  static create(dir: string, baseOffset: number, indexIntervalBytes: number, ops: FileOps): LogSegment {
-    return new LogSegment(dir, baseOffset, indexIntervalBytes, ops, true);
+  static create(dir: string, baseOffset: number, indexIntervalBytes: number, ops: FileOps, fileSuffix = ''): LogSegment {
+    return new LogSegment(dir, baseOffset, indexIntervalBytes, ops, true, fileSuffix);
   }
 
-  static open(dir: string, baseOffset: number, indexIntervalBytes: number, ops: FileOps): LogSegment {
-    return new LogSegment(dir, baseOffset, indexIntervalBytes, ops, false);
+  static open(dir: string, baseOffset: number, indexIntervalBytes: number, ops: FileOps, fileSuffix = ''): LogSegment {
+    return new LogSegment(dir, baseOffset, indexIntervalBytes, ops, false, fileSuffix);
   }
 
   get logPath(): string {
-    return path.join(this.dir, segmentFileName(this.baseOffset, LOG_FILE_SUFFIX));
+    return path.join(this.dir, segmentFileName(this.baseOffset, LOG_FILE_SUFFIX + this.logFileSuffix));
+  }
+
+  /** Renames both index files to carry `fileSuffix`; descriptors stay open. */
+  renameIndexFiles(fileSuffix: string): void {
+    this.offsetIndex.renameTo(path.join(this.dir, segmentFileName(this.baseOffset, INDEX_FILE_SUFFIX + fileSuffix)));
+    this.timeIndex.renameTo(path.join(this.dir, segmentFileName(this.baseOffset, TIME_INDEX_FILE_SUFFIX + fileSuffix)));
+  }
+
+  /** Renames the .log to carry `fileSuffix`: the step the cleaner's swap protocol commits with. */
+  renameLogFile(fileSuffix: string): void {
+    const target = path.join(this.dir, segmentFileName(this.baseOffset, LOG_FILE_SUFFIX + fileSuffix));
+    fs.renameSync(this.logPath, target);
+    this.logFileSuffix = fileSuffix;
+  }
+
+  /** Closed (removed from the log, or the log closed): its descriptor may already belong to another file. */
+  get isClosed(): boolean {
+    return this.fd < 0;
   }
 
   get sizeBytes(): number {
@@ -225,6 +246,24 @@ export class LogSegment {
       visit(batch.frame);
       return true;
     });
+  }
+
+  /**
+   * Whole, CRC-checked batches from `position` on, until about `budgetBytes` were visited (at
+   * least one batch): the cleaner reads a segment in slices so it can yield to the event loop
+   * between them. `nextPosition` is where the next slice starts; `problem` says why a scan stopped
+   * at a bad batch.
+   */
+  scanSlice(position: number, budgetBytes: number, visit: (batch: ScannedBatch) => void): { nextPosition: number; done: boolean; problem?: string } {
+    let visitedBytes = 0;
+    const outcome = scanBatches(this.fd, position, this.sizeBytes_, { verifyCrc: true, chunkBytes: Math.min(RECOVERY_CHUNK_BYTES, Math.max(budgetBytes, 1)) }, (batch) => {
+      if (visitedBytes > 0 && visitedBytes + batch.frame.sizeBytes > budgetBytes) return false;
+      visit(batch);
+      visitedBytes += batch.frame.sizeBytes;
+      return true;
+    });
+    const done = outcome.validEndPosition >= this.sizeBytes_;
+    return { nextPosition: outcome.validEndPosition, done, ...(outcome.problem === undefined ? {} : { problem: outcome.problem }) };
   }
 
   /** Index maintenance for one batch at `position`, exactly as on the append path. */

@@ -6,10 +6,10 @@ import * as path from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
-import { encodeRecordBatch } from '@runnel/protocol';
+import { decodeRecordBatch, encodeRecordBatch } from '@runnel/protocol';
 import { nodeFileOps } from './file-ops.js';
 import type { FileOps } from './file-ops.js';
-import type { Clock } from './log-types.js';
+import type { Clock, LogReadResult } from './log-types.js';
 
 export async function makeTempDir(): Promise<string> {
   return fs.promises.mkdtemp(path.join(os.tmpdir(), 'runnel-log-'));
@@ -97,3 +97,56 @@ export function makeBatch(
     })),
   });
 }
+
+/** A batch of keyed records (a null value is a tombstone), from an idempotent producer when `producer` is given. */
+export function makeKeyedBatch(
+  records: ReadonlyArray<readonly [key: string | null, value: string | null]>,
+  options: { timestampMs?: number; producer?: { id: number; epoch: number; sequence: number }; compression?: 'none' | 'gzip' } = {},
+): Buffer {
+  const timestampMs = options.timestampMs ?? 1_700_000_000_000;
+  return encodeRecordBatch({
+    baseTimestamp: timestampMs,
+    compression: options.compression ?? 'none',
+    ...(options.producer === undefined ? {} : { producerId: options.producer.id, producerEpoch: options.producer.epoch, baseSequence: options.producer.sequence }),
+    records: records.map(([key, value]) => ({
+      key: key === null ? null : Buffer.from(key),
+      value: value === null ? null : Buffer.from(value),
+      timestamp: timestampMs,
+    })),
+  });
+}
+
+export interface StoredRecord {
+  offset: number;
+  key: string | null;
+  value: string | null;
+}
+
+/**
+ * Every record of the log below `endOffset`, read the way a consumer does: fetch from an offset,
+ * decode whole batches, skip records below the position, continue at the last batch's end.
+ */
+export function readAllRecords(log: { logStartOffset: number; logEndOffset: number; read: PartitionLogReader }, endOffset: number = log.logEndOffset): StoredRecord[] {
+  const out: StoredRecord[] = [];
+  let offset = log.logStartOffset;
+  // Bounded: each read advances `offset` by at least one batch, or the loop stops.
+  for (let reads = 0; offset < endOffset && reads < 100_000; reads++) {
+    const result = log.read(offset, 64 * 1024, endOffset);
+    if (!result.ok) throw result.error;
+    if (result.records.length === 0) break;
+    let position = 0;
+    while (position < result.records.length) {
+      const batch = decodeRecordBatch(result.records, position);
+      for (const record of batch.records) {
+        if (record.offset < offset) continue;
+        out.push({ offset: record.offset, key: record.key?.toString() ?? null, value: record.value?.toString() ?? null });
+      }
+      position += batch.header.sizeBytes;
+    }
+    if (result.nextFetchOffset <= offset) throw new Error(`read at ${offset} did not advance`);
+    offset = result.nextFetchOffset;
+  }
+  return out;
+}
+
+type PartitionLogReader = (startOffset: number, maxBytes: number, maxOffsetExclusive?: number) => LogReadResult;

@@ -8,13 +8,15 @@ import { frameBatches } from './append-framing.js';
 import { crcMatches, setLogAppendTime, stampFrame } from './batch-frame.js';
 import type { BatchFrame } from './batch-frame.js';
 import { CheckpointFile } from './checkpoint-file.js';
-import { resolveLogConfig } from './config.js';
+import { compactionEnabled, deletionEnabled, resolveLogConfig } from './config.js';
 import type { LogConfig } from './config.js';
 import { fsyncDir, fsyncDirSync, nodeFileOps } from './file-ops.js';
 import type { FileOps } from './file-ops.js';
 import { GroupCommit } from './group-commit.js';
 import { LeaderEpochFileCache } from './leader-epoch-cache.js';
 import type { EpochEndOffset, EpochEntry } from './leader-epoch-cache.js';
+import { CLEANER_OFFSET_CHECKPOINT, SWAP_FILE_SUFFIX as SWAP_SUFFIX, cleanLog, cleanableRange, nullKeyProblem } from './log-cleaner.js';
+import type { CleanOptions, CleanResult, CleanableRange, CleanerHost, SwapStep } from './log-cleaner.js';
 import { loadSegments } from './log-loader.js';
 import { retentionDeletions } from './log-retention.js';
 import { LogSegment, RELATIVE_OFFSET_MAX } from './log-segment.js';
@@ -67,6 +69,14 @@ export class PartitionLog {
   private syncInFlight: { targetOffset: number; settled: Promise<void> } | undefined;
   private failure: RunnelError | undefined;
   private closed = false;
+  private readonly cleanerCheckpoint: CheckpointFile;
+  /** Below it a compaction pass left at most one record per key (see log-cleaner.ts). */
+  private firstDirtyOffset_: number;
+  /** Bumped by every truncation: a compaction pass that read across one must not swap anything. */
+  private truncations = 0;
+  private cleaning: Promise<CleanResult> | undefined;
+  /** close() or delete() started: a running compaction pass stops at its next yield. */
+  private closing = false;
 
   private constructor(options: PartitionLogOptions, config: LogConfig) {
     this.topic = options.topic;
@@ -80,6 +90,7 @@ export class PartitionLog {
     fs.mkdirSync(this.dir, { recursive: true });
     this.recoveryCheckpoint = new CheckpointFile(this.dir, RECOVERY_POINT_CHECKPOINT, 1, this.ops);
     this.hwCheckpoint = new CheckpointFile(this.dir, HIGH_WATERMARK_CHECKPOINT, 1, this.ops);
+    this.cleanerCheckpoint = new CheckpointFile(this.dir, CLEANER_OFFSET_CHECKPOINT, 1, this.ops);
     this.groupCommit = new GroupCommit(() => this.syncOnce());
 
     const checkpointedRecoveryPoint = this.readCheckpointOffset(this.recoveryCheckpoint) ?? 0;
@@ -107,6 +118,8 @@ export class PartitionLog {
     this.leaderEpochCache.truncateFromEnd(this.logEndOffset_);
     this.leaderEpochCache.truncateFromStart(this.logStartOffset);
     this.loadProducerState(loaded.truncatedBytes);
+    // A missing cleaner checkpoint only makes the whole log look dirty to the next pass.
+    this.firstDirtyOffset_ = this.readCheckpointOffset(this.cleanerCheckpoint) ?? this.logStartOffset;
     const storedHw = this.readCheckpointOffset(this.hwCheckpoint) ?? this.logStartOffset;
     this.highWatermark_ = Math.min(Math.max(storedHw, this.logStartOffset), this.logEndOffset_);
     this.log.info(
@@ -190,6 +203,14 @@ export class PartitionLog {
     const given = Array.isArray(batches) ? Buffer.concat(batches as readonly Buffer[]) : (batches as Buffer);
     const framed = frameBatches(given, this.config_);
     if (!Array.isArray(framed)) return framed;
+    if (compactionEnabled(this.config_)) {
+      // Kafka's rule: compaction needs a key to decide what a record supersedes. The one place the
+      // append path decodes records, and only for compacted topics.
+      for (const { bufPosition } of framed) {
+        const problem = nullKeyProblem(given, bufPosition);
+        if (problem !== undefined) return appendFailed(problem.codeName, `${this.topic}-${this.partition}: ${problem.message}`, { bufPosition });
+      }
+    }
     const logAppendTimeMs = this.config_.messageTimestampType === 'LogAppendTime' ? this.clock.nowMs() : undefined;
     const checked = this.checkProducers(framed, logAppendTimeMs);
     if (!checked.ok) return checked.refusal;
@@ -608,6 +629,7 @@ export class PartitionLog {
     const unusable = this.unusable();
     if (unusable !== undefined) throw unusable;
     if (offset >= this.logEndOffset_) return 0;
+    this.truncations++;
     if (offset < this.logStartOffset) {
       const bytes = this.sizeBytes();
       this.truncateFullyAndStartAt(offset);
@@ -638,6 +660,7 @@ export class PartitionLog {
     if (!Number.isSafeInteger(offset) || offset < 0) throw new RangeError(`start offset must be a non-negative integer, got ${offset}`);
     const unusable = this.unusable();
     if (unusable !== undefined) throw unusable;
+    this.truncations++;
     try {
       for (const segment of this.segments) this.retire(segment);
       const fresh = LogSegment.create(this.dir, offset, this.config_.indexIntervalBytes, this.ops);
@@ -671,6 +694,11 @@ export class PartitionLog {
       this.writeRecoveryPoint();
     }
     if (this.highWatermark_ > this.logEndOffset_) this.checkpointHighWatermark(this.logEndOffset_);
+    if (this.firstDirtyOffset_ > this.logEndOffset_) {
+      // What is appended after the truncation point is new, so not compacted.
+      this.firstDirtyOffset_ = this.logEndOffset_;
+      this.cleanerCheckpoint.write([[this.firstDirtyOffset_]]);
+    }
   }
 
   // ---------------------------------------------------------------- retention
@@ -684,7 +712,8 @@ export class PartitionLog {
       largestTimestampMs: segment.largestTimestampMs(),
       upperBoundOffset: this.segments[i + 1]?.baseOffset,
     }));
-    const reasons = retentionDeletions(views, this.config_, this.clock.nowMs(), highWatermark);
+    // A compact-only topic keeps every key's latest value for ever: retention would delete them.
+    const reasons = deletionEnabled(this.config_) ? retentionDeletions(views, this.config_, this.clock.nowMs(), highWatermark) : [];
     let deletedBytes = 0;
     for (const reason of reasons) {
       const segment = this.segments.shift() as LogSegment;
@@ -700,11 +729,128 @@ export class PartitionLog {
     return { deletedSegments: reasons.length, deletedBytes, logStartOffset: this.logStartOffset };
   }
 
+  // ---------------------------------------------------------------- compaction
+
+  /** The cleanable range and its dirty ratio now (see log-cleaner.ts): what a scheduler compares across logs. */
+  cleanableRange(options: { highWatermark: number; nowMs?: number }): CleanableRange {
+    const { segments: _segments, ...range } = cleanableRange(this.cleanerHost(), options.nowMs ?? this.clock.nowMs(), Math.min(options.highWatermark, this.logEndOffset_));
+    return range;
+  }
+
+  /** Bytes of the uncleaned part of the cleanable range over all of it (0 when nothing is cleanable). */
+  dirtyRatio(options: { highWatermark: number; nowMs?: number }): number {
+    return this.cleanableRange(options).dirtyRatio;
+  }
+
+  get firstDirtyOffset(): number {
+    return Math.min(Math.max(this.firstDirtyOffset_, this.logStartOffset), this.logEndOffset_);
+  }
+
+  /**
+   * One compaction pass (log-cleaner.ts) when cleanup.policy includes compact; resolves with what it
+   * did. Yields to the event loop between slices of work, so appends and reads go on meanwhile; the
+   * active segment and everything at or above `highWatermark` are never rewritten. A call while a
+   * pass runs returns that pass. Rejects only on an I/O failure, which takes the log offline.
+   */
+  clean(options: CleanOptions): Promise<CleanResult> {
+    const unusable = this.unusable();
+    if (unusable !== undefined) return Promise.reject(unusable);
+    const idle: CleanResult = { segmentsCleaned: 0, segmentsWritten: 0, bytesBefore: 0, bytesAfter: 0, recordsRemoved: 0, tombstonesRemoved: 0, firstDirtyOffset: this.firstDirtyOffset };
+    if (!compactionEnabled(this.config_)) return Promise.resolve({ ...idle, aborted: `cleanup.policy is ${this.config_.cleanupPolicy}` });
+    if (this.cleaning !== undefined) return this.cleaning;
+    const nowMs = options.nowMs ?? this.clock.nowMs();
+    const highWatermark = Math.min(options.highWatermark, this.logEndOffset_);
+    const pass = cleanLog(this.cleanerHost(), { ...options, highWatermark }, nowMs)
+      .catch((err: unknown) => {
+        throw err instanceof RunnelError ? err : this.markFailed(err, 'clean');
+      })
+      .finally(() => {
+        this.cleaning = undefined;
+      });
+    this.cleaning = pass;
+    return pass;
+  }
+
+  /** Resolves once no pass runs. A failed pass already rejected its caller's promise and took the log offline. */
+  private async cleaningSettled(): Promise<void> {
+    await this.cleaning?.then(
+      () => undefined,
+      () => undefined,
+    );
+  }
+
+  private cleanerHost(): CleanerHost {
+    return {
+      dir: this.dir,
+      ops: this.ops,
+      log: this.log,
+      config: () => this.config_,
+      segments: () => this.segments,
+      firstDirtyOffset: () => this.firstDirtyOffset,
+      setFirstDirtyOffset: (offset) => {
+        this.firstDirtyOffset_ = offset;
+        try {
+          this.cleanerCheckpoint.write([[offset]]);
+        } catch (err) {
+          // Only costs the next pass after a restart a rescan of already clean segments.
+          this.log.warn({ err }, 'could not write the cleaner offset checkpoint');
+        }
+      },
+      producerCachedBaseOffsets: () => {
+        const offsets = new Set<number>();
+        for (const entry of this.producerState.entries()) for (const batch of entry.batches) offsets.add(batch.baseOffset);
+        return offsets;
+      },
+      truncationCount: () => this.truncations,
+      interruption: () => (this.closing ? 'the log is closing' : this.unusable()?.message),
+      swap: (sources, cleaned, onSwapStep) => this.swapCleaned(sources, cleaned, onSwapStep),
+    };
+  }
+
+  /**
+   * Kafka's replaceSegments, in one synchronous step: a read or append on the event loop sees the
+   * old segments or the new one, never a mix. Each file step is ordered so that a crash between any
+   * two leaves what recovery (log-loader.ts) turns back into exactly the old or the new segments:
+   * .cleaned files are discarded, a .log.swap is the commit point after which the old segments are
+   * deleted and the swap renamed into place. False (nothing touched) when the sources are no longer
+   * the log's, e.g. retention deleted one of them during the pass.
+   */
+  private swapCleaned(sources: readonly LogSegment[], cleaned: LogSegment, onSwapStep: ((step: SwapStep) => void) | undefined): boolean {
+    const at = this.segments.indexOf(sources[0] as LogSegment);
+    const intact = at >= 0 && at + sources.length < this.segments.length && sources.every((segment, i) => this.segments[at + i] === segment);
+    if (!intact || this.unusable() !== undefined) return false;
+    const step = onSwapStep ?? ((): void => {});
+    try {
+      step('cleaned-written');
+      cleaned.renameIndexFiles(SWAP_SUFFIX);
+      step('swap-indexes-renamed');
+      cleaned.renameLogFile(SWAP_SUFFIX);
+      fsyncDirSync(this.ops, this.dir);
+      step('swap-committed');
+      for (const [i, segment] of sources.entries()) {
+        this.retire(segment);
+        if (i < sources.length - 1) step('old-segment-deleted');
+      }
+      step('old-segments-deleted');
+      cleaned.renameIndexFiles('');
+      step('indexes-in-place');
+      cleaned.renameLogFile('');
+      fsyncDirSync(this.ops, this.dir);
+      step('swapped');
+    } catch (err) {
+      throw this.markFailed(err, 'segment swap');
+    }
+    this.segments.splice(at, sources.length, cleaned);
+    return true;
+  }
+
   // ---------------------------------------------------------------- lifecycle
 
   /** Flushes everything, checkpoints the recovery point, and closes the files. */
   async close(): Promise<void> {
     if (this.closed) return;
+    this.closing = true;
+    await this.cleaningSettled();
     await this.groupCommit.whenIdle();
     this.closed = true;
     try {
@@ -735,6 +881,8 @@ export class PartitionLog {
 
   /** Topic deletion: closes the log and removes its directory. */
   async delete(): Promise<void> {
+    this.closing = true;
+    await this.cleaningSettled();
     await this.groupCommit.whenIdle();
     this.closed = true;
     for (const segment of this.segments) segment.close();

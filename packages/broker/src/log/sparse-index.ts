@@ -18,12 +18,22 @@ export abstract class SparseIndex<E> {
   private fd: number;
 
   protected constructor(
-    readonly path: string,
+    private path_: string,
     readonly baseOffset: number,
     private readonly entrySizeBytes: number,
     private readonly ops: FileOps,
   ) {
-    this.fd = fs.openSync(path, fs.existsSync(path) ? 'r+' : 'w+');
+    this.fd = fs.openSync(path_, fs.existsSync(path_) ? 'r+' : 'w+');
+  }
+
+  get path(): string {
+    return this.path_;
+  }
+
+  /** Renames the file; the open descriptor keeps pointing at it (POSIX rename semantics). */
+  renameTo(newPath: string): void {
+    fs.renameSync(this.path_, newPath);
+    this.path_ = newPath;
   }
 
   protected abstract encode(entry: E, buf: Buffer, position: number): void;

@@ -881,6 +881,8 @@ export function topicLogConfig(image: MetadataImage, topic: string, defaults: Pa
     ['retention.ms', 'retentionMs'],
     ['retention.bytes', 'retentionBytes'],
     ['max.message.bytes', 'maxMessageBytes'],
+    ['delete.retention.ms', 'deleteRetentionMs'],
+    ['min.compaction.lag.ms', 'minCompactionLagMs'],
   ];
   for (const [name, field] of numeric) {
     const value = configNumber(image, topic, name);
@@ -888,6 +890,17 @@ export function topicLogConfig(image: MetadataImage, topic: string, defaults: Pa
   }
   const timestampType = image.effectiveTopicConfig(topic, 'message.timestamp.type');
   if (timestampType === 'CreateTime' || timestampType === 'LogAppendTime') config.messageTimestampType = timestampType;
+  // A list in either order ("delete,compact" is Kafka's too); validation.ts refused anything else.
+  const policy = image.effectiveTopicConfig(topic, 'cleanup.policy');
+  if (policy !== undefined) {
+    const parts = policy.split(',').map((part) => part.trim());
+    if (parts.length > 0 && parts.every((part) => part === 'compact' || part === 'delete')) {
+      config.cleanupPolicy = parts.includes('compact') ? (parts.includes('delete') ? 'compact,delete' : 'compact') : 'delete';
+    }
+  }
+  // A double, so not one of the integer configs above.
+  const dirtyRatio = Number(image.effectiveTopicConfig(topic, 'min.cleanable.dirty.ratio') ?? Number.NaN);
+  if (dirtyRatio >= 0 && dirtyRatio <= 1) config.minCleanableDirtyRatio = dirtyRatio;
   return config;
 }
 

@@ -114,6 +114,12 @@ const cleanupPolicy: ValueCheck = (value) => {
   return parts.length > 0 && parts.every((p) => p === 'delete' || p === 'compact') ? null : 'must be a list of delete, compact';
 };
 
+/** Kafka's min.cleanable.dirty.ratio: a double in [0, 1]. */
+const ratio: ValueCheck = (value) => {
+  const n = Number(value);
+  return value.trim().length > 0 && Number.isFinite(n) && n >= 0 && n <= 1 ? null : 'must be a number between 0 and 1';
+};
+
 const minInsyncReplicas: ValueCheck = (value, context) => {
   const problem = integer(1, INT32_MAX)(value, context);
   if (problem !== null) return problem;
@@ -126,6 +132,9 @@ const minInsyncReplicas: ValueCheck = (value, context) => {
 /** Topic-level configs Runnel understands, with Kafka's names and bounds. */
 export const TOPIC_CONFIGS: ReadonlyMap<string, ValueCheck> = new Map<string, ValueCheck>([
   ['cleanup.policy', cleanupPolicy],
+  ['delete.retention.ms', integer(0, Number.MAX_SAFE_INTEGER)],
+  ['min.cleanable.dirty.ratio', ratio],
+  ['min.compaction.lag.ms', integer(0, Number.MAX_SAFE_INTEGER)],
   ['retention.ms', integer(-1, Number.MAX_SAFE_INTEGER)],
   ['retention.bytes', integer(-1, Number.MAX_SAFE_INTEGER)],
   // 14 bytes is Kafka's smallest legal segment: a single record's overhead.
