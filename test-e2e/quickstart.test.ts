@@ -1,10 +1,10 @@
 // The Kafka quickstart on a real 3-node combined cluster, through the client library users embed:
 // a topic with 3 partitions × RF 3, 100,000 keyed records produced with acks=all, and a checker that
 // every acknowledged record is read back exactly once, in order per partition, each key on the
-// partition murmur2 gives (Kafka's default partitioner).
+// partition murmur2 gives (Kafka's default partitioner), by the shared acknowledged-records checker.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Runnel } from '@runnel/client';
-import type { RecordMetadata } from '@runnel/client';
+import { AckChecker, formatAckCheckReport, readBack } from '@runnel/cli';
 import { partitionForKey } from '@runnel/protocol';
 import { ELECTION_WAIT_MS, pollUntil, startCluster } from './harness/cluster.js';
 import type { LocalCluster } from './harness/cluster.js';
@@ -44,73 +44,27 @@ describe('quickstart: 100,000 keyed records through a 3-node cluster', () => {
     // Produce: value i carries its global index; key k = i % KEYS.
     const producer = runnel.producer({ acks: 'all' });
     await producer.connect();
-    const acknowledged: Array<RecordMetadata & { index: number }> = [];
+    const checker = new AckChecker();
     const sends: Promise<void>[] = [];
     for (let start = 0; start < RECORDS; start += SEND_CHUNK) {
       const messages = Array.from({ length: Math.min(SEND_CHUNK, RECORDS - start) }, (_, j) => ({ key: `key-${(start + j) % KEYS}`, value: String(start + j) }));
       sends.push(producer.send({ topic: TOPIC, messages }).then((results) => {
-        results.forEach((r, j) => acknowledged.push({ ...r, index: start + j }));
+        results.forEach((r, j) => {
+          const index = start + j;
+          // Each key on the partition murmur2 gives it, as Kafka's default partitioner would.
+          expect(r.partition).toBe(partitionForKey(Buffer.from(`key-${index % KEYS}`), PARTITIONS));
+          checker.recordAcked({ topic: TOPIC, partition: r.partition, offset: r.offset, key: messages[j]!.key, value: messages[j]!.value, producer: 'quickstart', order: index });
+        });
       }));
     }
     await Promise.all(sends);
     await producer.disconnect();
-    expect(acknowledged).toHaveLength(RECORDS);
+    expect(checker.acknowledged).toBe(RECORDS);
 
-    // Acknowledged offsets: unique per partition, and each key on its murmur2 partition.
-    const expectedByPartition = new Map<number, Map<number, number>>();
-    for (const ack of acknowledged) {
-      expect(ack.partition).toBe(partitionForKey(Buffer.from(`key-${ack.index % KEYS}`), PARTITIONS));
-      const offsets = expectedByPartition.get(ack.partition) ?? new Map<number, number>();
-      expect(offsets.has(ack.offset)).toBe(false);
-      offsets.set(ack.offset, ack.index);
-      expectedByPartition.set(ack.partition, offsets);
-    }
-
-    // Consume everything from the beginning.
-    const consumer = runnel.consumer({ autoOffsetReset: 'earliest' });
-    await consumer.connect();
-    consumer.assign(Array.from({ length: PARTITIONS }, (_, partition) => ({ topic: TOPIC, partition })), { fromBeginning: true });
-    const seen = new Map<number, Array<{ offset: number; index: number; key: string }>>();
-    let total = 0;
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`consumed ${total} of ${RECORDS} records in ${CONSUME_TIMEOUT_MS} ms`)), CONSUME_TIMEOUT_MS);
-      consumer.once('crash', (error: Error) => {
-        clearTimeout(timer);
-        reject(error);
-      });
-      void consumer.run({
-        eachBatch: async ({ batch }) => {
-          const list = seen.get(batch.partition) ?? [];
-          for (const m of batch.messages) list.push({ offset: m.offset, index: Number(m.value?.toString()), key: m.key?.toString() ?? '' });
-          seen.set(batch.partition, list);
-          total += batch.messages.length;
-          if (total >= RECORDS) {
-            clearTimeout(timer);
-            resolve();
-          }
-        },
-      });
-    });
-    await consumer.disconnect();
-
-    // The checker: exactly the acknowledged records, once each, in offset order per partition, and in
-    // production order per key (a key lives on one partition).
-    expect(total).toBe(RECORDS);
-    for (const [partition, records] of seen) {
-      const expected = expectedByPartition.get(partition);
-      expect(expected, `partition ${partition} was produced to`).toBeDefined();
-      expect(records).toHaveLength(expected!.size);
-      for (let i = 0; i < records.length; i++) {
-        const record = records[i]!;
-        if (i > 0) expect(record.offset).toBeGreaterThan(records[i - 1]!.offset);
-        expect(expected!.get(record.offset), `partition ${partition} offset ${record.offset}`).toBe(record.index);
-        expect(record.key).toBe(`key-${record.index % KEYS}`);
-      }
-      const lastIndexOfKey = new Map<string, number>();
-      for (const record of records) {
-        expect(record.index).toBeGreaterThan(lastIndexOfKey.get(record.key) ?? -1);
-        lastIndexOfKey.set(record.key, record.index);
-      }
-    }
+    // The checker: exactly the acknowledged records, once each, at their acknowledged offsets, in
+    // offset order per partition and in production order per partition (so per key).
+    const report = checker.check(await readBack(runnel, [TOPIC], { timeoutMs: CONSUME_TIMEOUT_MS }));
+    expect(report.ok, formatAckCheckReport(report)).toBe(true);
+    expect(report.read).toBe(RECORDS);
   });
 });

@@ -334,7 +334,7 @@ export function registerClientCommands(program: Command, io: ClientCommandsIo): 
   registerClientBenchCommands(program, io);
 }
 
-function brokerList(bootstrap: string): string[] {
+export function brokerList(bootstrap: string): string[] {
   const brokers = bootstrap.split(',').map((b) => b.trim()).filter((b) => b !== '');
   if (brokers.length === 0) throw new CliError('--bootstrap-server needs at least one host:port');
   return brokers;

@@ -5,3 +5,8 @@ export { CliError } from './errors.js';
 export * from './local-cluster.js';
 export * from './quorum-describe.js';
 export * from './bench-quorum.js';
+export * from './verify/ack-checker.js';
+export * from './verify/read-back.js';
+export * from './verify/producer-load.js';
+export * from './bench-failover.js';
+export * from './cluster-status.js';

@@ -1,10 +1,13 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { formatStorage, randomClusterId, runServer } from '@runnel/server';
 import type { ConfigFlags } from '@runnel/server';
+import { DEFAULT_FAILOVER_BENCH, formatFailoverBench, runFailoverBench } from './bench-failover.js';
 import { DEFAULT_QUORUM_BENCH, formatQuorumBench, runQuorumBench } from './bench-quorum.js';
 import { CliError, isExpectedError } from './errors.js';
 import { describeQuorum, formatDescription } from './quorum-describe.js';
-import { registerClientCommands, stdinLines } from './client-commands.js';
+import { brokerList, registerClientCommands, stdinLines } from './client-commands.js';
+import { clusterStatus, formatClusterStatus } from './cluster-status.js';
+import { Runnel } from '@runnel/client';
 
 export interface CliIo {
   readonly out: (text: string) => void;
@@ -44,6 +47,9 @@ interface ServerStartOptions {
   logFlushPolicy?: string;
   replicaLagTimeMaxMs?: string;
   logRetentionCheckIntervalMs?: string;
+  autoLeaderRebalanceEnable?: string;
+  leaderImbalanceCheckIntervalSeconds?: string;
+  uncleanLeaderElectionEnable?: string;
 }
 
 export function createProgram(io: CliIo = defaultIo): Command {
@@ -91,6 +97,9 @@ export function createProgram(io: CliIo = defaultIo): Command {
     .option('--log-flush-policy <policy>', 'durable (acks=all waits for fsync on the ISR) or lazy (log.flush.policy)')
     .option('--replica-lag-time-max-ms <ms>', 'a follower this far behind leaves the ISR (replica.lag.time.max.ms)')
     .option('--log-retention-check-interval-ms <ms>', 'how often old segments are deleted by retention.ms/retention.bytes (log.retention.check.interval.ms)')
+    .option('--auto-leader-rebalance-enable <bool>', 'give leadership back to preferred replicas once in sync (auto.leader.rebalance.enable, default true)')
+    .option('--leader-imbalance-check-interval-seconds <s>', 'how often the controller does that (leader.imbalance.check.interval.seconds, default 30)')
+    .option('--unclean-leader-election-enable <bool>', 'elect an out-of-sync replica when no ISR member is left, losing data (unclean.leader.election.enable, default false)')
     .action(async (options: ServerStartOptions) => {
       const flags: ConfigFlags = {
         nodeId: options.nodeId,
@@ -110,6 +119,9 @@ export function createProgram(io: CliIo = defaultIo): Command {
         logFlushPolicy: options.logFlushPolicy,
         replicaLagTimeMaxMs: options.replicaLagTimeMaxMs,
         retentionCheckIntervalMs: options.logRetentionCheckIntervalMs,
+        autoLeaderRebalanceEnable: options.autoLeaderRebalanceEnable,
+        leaderImbalanceCheckIntervalMs: options.leaderImbalanceCheckIntervalSeconds,
+        uncleanLeaderElectionEnable: options.uncleanLeaderElectionEnable,
       };
       const exitCode = await runServer({ flags, env: io.env, configFile: options.config ?? io.env['RUNNEL_CONFIG'] });
       // gRPC and LevelDB are closed by now; exiting explicitly keeps a stray handle from hanging the process.
@@ -125,6 +137,27 @@ export function createProgram(io: CliIo = defaultIo): Command {
     .action(async (options: { controller: string; json: boolean; timeoutMs: number }) => {
       const description = await describeQuorum(options.controller, options.timeoutMs);
       io.out(options.json ? `${JSON.stringify(description)}\n` : `${formatDescription(description)}\n`);
+    });
+
+  const cluster = program.command('cluster').description('the cluster as a whole');
+  cluster.command('status')
+    .description('every node: roles, fenced or not, the active controller, metadata lag; partition health')
+    .requiredOption('--bootstrap-server <host:port[,host:port]>', 'brokers to bootstrap from (any broker of the cluster)')
+    .option('--json', 'print JSON', false)
+    .addOption(new Option('--timeout-ms <ms>', 'deadline per request').argParser(positiveInt('--timeout-ms')).default(3_000))
+    .action(async (options: { bootstrapServer: string; json: boolean; timeoutMs: number }) => {
+      const runnel = new Runnel({ brokers: brokerList(options.bootstrapServer), clientId: 'runnel-cli', requestTimeoutMs: options.timeoutMs, retry: { retries: 3 } });
+      try {
+        const admin = runnel.admin();
+        const status = await clusterStatus({
+          describeCluster: () => admin.describeCluster(),
+          describeTopics: async () => (await admin.describeTopics()).topics,
+          describeQuorum: (endpoint) => describeQuorum(endpoint, options.timeoutMs),
+        });
+        io.out(options.json ? `${JSON.stringify(status)}\n` : `${formatClusterStatus(status)}\n`);
+      } finally {
+        runnel.close();
+      }
     });
 
   const bench = program.command('bench').description('benchmarks (print figures)');
@@ -147,6 +180,28 @@ export function createProgram(io: CliIo = defaultIo): Command {
       }, options.json ? () => undefined : (line) => io.err(`${line}\n`));
       if (!options.json) io.out(`${formatQuorumBench(result)}\n`);
       io.out(`${JSON.stringify({ bench: 'quorum', ...result })}\n`);
+    });
+
+  bench.command('failover')
+    .description('longest gap between acks=all acknowledgements while the partition leader is SIGKILLed, on a local 3-node cluster')
+    .addOption(new Option('--base-port <port>', 'node N listens on base + (N-1)*100').argParser(positiveInt('--base-port')).default(DEFAULT_FAILOVER_BENCH.basePort))
+    .addOption(new Option('--trials <n>', 'SIGKILL-the-leader trials').argParser(positiveInt('--trials')).default(DEFAULT_FAILOVER_BENCH.trials))
+    .addOption(new Option('--records-per-sec <n>', 'steady producer rate').argParser(positiveInt('--records-per-sec')).default(DEFAULT_FAILOVER_BENCH.recordsPerSec))
+    .option('--server-arg <arg>', 'extra `server start` argument for every node (repeat), e.g. --server-arg=--broker-session-timeout-ms --server-arg=3000', (raw: string, previous: string[]) => [...previous, raw], [] as string[])
+    .option('--data-root <dir>', 'keep the nodes\' data and logs here (default: a temp dir, removed at the end)')
+    .option('--json', 'print only the JSON result line', false)
+    .action(async (options: { basePort: number; trials: number; recordsPerSec: number; serverArg: string[]; dataRoot?: string; json: boolean }) => {
+      const result = await runFailoverBench({
+        ...DEFAULT_FAILOVER_BENCH,
+        ...(options.dataRoot === undefined ? {} : { dataRoot: options.dataRoot }),
+        basePort: options.basePort,
+        trials: options.trials,
+        recordsPerSec: options.recordsPerSec,
+        serverArgs: options.serverArg,
+      }, options.json ? () => undefined : (line) => io.err(`${line}\n`));
+      if (!options.json) io.out(`${formatFailoverBench(result)}\n`);
+      const { check, ...figures } = result;
+      io.out(`${JSON.stringify({ bench: 'failover', ...figures, violations: check.violations.slice(0, 10) })}\n`);
     });
 
   registerClientCommands(program, { out: io.out, err: io.err, inputLines: stdinLines });

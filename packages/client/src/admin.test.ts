@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { RunnelError } from '@runnel/protocol';
+import { RunnelError, encodeRecordBatch } from '@runnel/protocol';
 import type { Admin } from './admin.js';
 import { startHarness } from './__tests__/harness.js';
 import type { Harness } from './__tests__/harness.js';
@@ -75,5 +75,23 @@ describe('Admin against the fake cluster', () => {
     } finally {
       runnel.close();
     }
+  });
+});
+
+describe('Admin.fetchTopicOffsets', () => {
+  let h: Harness;
+  afterEach(async () => h.close());
+
+  it('reports log start and high watermark per partition, asking each partition\'s leader, after a leader move', async () => {
+    h = await startHarness({ brokerCount: 2 });
+    h.fake.createTopic('t', 2, 2);
+    for (let i = 0; i < 3; i++) h.fake.appendRaw('t', 0, encodeRecordBatch({ records: [{ key: null, value: Buffer.from(`v${i}`) }] }));
+    h.fake.appendRaw('t', 1, encodeRecordBatch({ records: [{ key: null, value: Buffer.from('x') }] }));
+    h.fake.deleteRecordsBefore('t', 0, 1);
+    const admin = h.runnel.admin();
+    expect(await admin.fetchTopicOffsets('t')).toEqual([{ partition: 0, low: 1, high: 3, offset: 3 }, { partition: 1, low: 0, high: 1, offset: 1 }]);
+    // A leader that moved after the metadata was cached answers NOT_LEADER_OR_FOLLOWER: refreshed and retried.
+    h.fake.moveLeader('t', 0, h.fake.partition('t', 0).replicas[1]!);
+    expect((await admin.fetchTopicOffsets('t'))[0]).toEqual({ partition: 0, low: 1, high: 3, offset: 3 });
   });
 });

@@ -50,6 +50,22 @@ export interface ClusterDescription {
   /** -1 when unknown. */
   controller: number;
   brokers: Array<{ nodeId: number; host: string; port: number; rack: string; fenced: boolean }>;
+  /** The metadata quorum's voters and their controller listeners; [] when the broker did not say. */
+  controllerVoters: Array<{ nodeId: number; endpoint: string }>;
+  /** The broker that answered (-1 when it did not say) and its applied metadata offset. */
+  answeredBy: number;
+  metadataOffset: number;
+}
+
+/** One partition's offsets as {@link Admin.fetchTopicOffsets} reports them (KafkaJS shape, numbers). */
+export interface PartitionOffsets {
+  partition: number;
+  /** The log start offset. */
+  low: number;
+  /** The high watermark: the offset the next committed record gets. */
+  high: number;
+  /** Same as `high`, named as KafkaJS names it. */
+  offset: number;
 }
 
 /** Admin operations, KafkaJS style. Obtain one with `runnel.admin()`. */
@@ -166,6 +182,57 @@ export class Admin {
     return this.fetchTopicMetadata(options);
   }
 
+  /**
+   * Log start offset and high watermark of every partition of `topic`, asked of each partition's
+   * leader; a partition whose leader moved is retried after a metadata refresh.
+   */
+  async fetchTopicOffsets(topic: string): Promise<PartitionOffsets[]> {
+    return this.cluster.retry(
+      async () => {
+        const info = (await this.cluster.ensureTopics([topic])).get(topic);
+        const partitions = info?.partitions ?? [];
+        const byLeader = new Map<number, number[]>();
+        for (const p of partitions) {
+          const leader = this.cluster.leaderOf(topic, p.partition);
+          if (leader < 0) throw new RunnelError('LEADER_NOT_AVAILABLE', `${topic}-${p.partition} has no leader`, { details: { topic, partition: p.partition } });
+          byLeader.set(leader, [...(byLeader.get(leader) ?? []), p.partition]);
+        }
+        const out: PartitionOffsets[] = [];
+        await Promise.all([...byLeader].map(async ([leader, ids]) => {
+          const ask = async (timestamp: number): Promise<Map<number, number>> => {
+            const response = await this.cluster.callBroker(leader, 'listOffsets', {
+              replicaId: -1,
+              isolationLevel: 0,
+              topics: [{ name: topic, partitions: ids.map((partition) => ({ partition, currentLeaderEpoch: -1, timestamp })) }],
+            });
+            const found = new Map<number, number>();
+            for (const t of response.topics) {
+              for (const p of t.partitions) {
+                if (p.errorCode !== 0) throw RunnelError.fromCode(p.errorCode, p.errorMessage || undefined, { details: { topic, partition: p.partition, brokerId: leader } });
+                found.set(p.partition, p.offset);
+              }
+            }
+            return found;
+          };
+          const [earliest, latest] = await Promise.all([ask(-2), ask(-1)]);
+          for (const partition of ids) {
+            const low = earliest.get(partition);
+            const high = latest.get(partition);
+            if (low === undefined || high === undefined) throw new RunnelError('UNKNOWN_SERVER_ERROR', `broker ${leader} did not answer for ${topic}-${partition}`, { details: { topic, partition } });
+            out.push({ partition, low, high, offset: high });
+          }
+        }));
+        return out.sort((a, b) => a.partition - b.partition);
+      },
+      {
+        operation: 'fetchTopicOffsets',
+        onRetry: async (error) => {
+          if (error.staleMetadata || error.codeName === 'NETWORK_EXCEPTION' || error.codeName === 'REQUEST_TIMED_OUT') await this.cluster.refreshMetadata([topic]).catch(() => undefined);
+        },
+      },
+    );
+  }
+
   /** Cluster id, active controller and brokers. */
   async describeCluster(): Promise<ClusterDescription> {
     const response = await this.cluster.retry(() => this.cluster.callAny('describeCluster', {}), { operation: 'describeCluster' });
@@ -176,6 +243,9 @@ export class Admin {
       brokers: response.brokers
         .map((b) => ({ nodeId: b.id, host: b.host, port: b.port, rack: b.rack, fenced: b.fenced }))
         .sort((a, b) => a.nodeId - b.nodeId),
+      controllerVoters: (response.controllerVoters ?? []).map((v) => ({ nodeId: v.id, endpoint: v.endpoint })).sort((a, b) => a.nodeId - b.nodeId),
+      answeredBy: response.answeredBy === undefined || response.answeredBy === 0 ? -1 : response.answeredBy,
+      metadataOffset: response.metadataOffset ?? 0,
     };
   }
 }

@@ -2,6 +2,7 @@
 // instance: one gRPC channel per broker address, reused by every caller; topic metadata fetched
 // from any broker, cached, and refreshed when a response says the cache is stale.
 
+import * as grpc from '@grpc/grpc-js';
 import { RunnelError, createBrokerClient, unaryCall } from '@runnel/protocol';
 import type { BrokerClient, MetadataResponse, RequestOf, ResponseOf, UnaryMethodName } from '@runnel/protocol';
 import type { Clock, Logger } from './logger.js';
@@ -51,6 +52,31 @@ export interface ClusterOptions {
 
 type BrokerMethod = UnaryMethodName<BrokerClient>;
 
+/**
+ * Keepalive of client-to-broker channels while calls are in flight. A leader that hangs (paused,
+ * partitioned, swapping) instead of dying keeps its connections open, and without pings a produce or
+ * fetch already sent to it would wait out its whole deadline (request plus ack timeout, a minute by
+ * default) although the controller moved the partition after a session timeout. A ping unanswered for
+ * KEEPALIVE_TIMEOUT_MS closes the channel, the calls fail with NETWORK_EXCEPTION and are retried at
+ * the new leader. Only while calls are active, so idle clients cost brokers nothing.
+ */
+export const KEEPALIVE_TIME_MS = 2_000;
+export const KEEPALIVE_TIMEOUT_MS = 2_000;
+/**
+ * Bound on setting up a connection (TCP plus the HTTP/2 handshake) before a call is made on it, like
+ * Kafka's socket.connection.setup.timeout.ms. gRPC itself waits for a broker's handshake as long as
+ * the call's deadline: a paused broker accepts TCP (the kernel does) but never answers, so a retry
+ * sent to it on stale metadata would hang for the whole request timeout.
+ */
+export const CONNECT_TIMEOUT_MS = 3_000;
+/** An address whose call failed on the network is tried last by callAny() for this long. */
+export const SUSPECT_FOR_MS = 10_000;
+const CLIENT_CHANNEL_OPTIONS = Object.freeze({
+  'grpc.keepalive_time_ms': KEEPALIVE_TIME_MS,
+  'grpc.keepalive_timeout_ms': KEEPALIVE_TIMEOUT_MS,
+  'grpc.keepalive_permit_without_calls': 0,
+});
+
 /** Connection pool plus metadata cache. Internal to the client: users reach it through Runnel. */
 export class Cluster {
   readonly options: ClusterOptions;
@@ -62,6 +88,8 @@ export class Cluster {
   private refreshing: Promise<void> | null = null;
   private refreshAgain = false;
   private nextBootstrapIndex = 0;
+  /** Address -> when a call to it last failed with a network error or timeout. */
+  private readonly suspectSinceMs = new Map<string, number>();
   private closed = false;
   /** The cluster id and controller from the latest metadata answer. */
   clusterId = '';
@@ -80,23 +108,70 @@ export class Cluster {
     if (this.closed) throw new RunnelError('NETWORK_EXCEPTION', 'the client is disconnected');
     let client = this.clients.get(address);
     if (client === undefined) {
-      client = createBrokerClient(address);
+      client = createBrokerClient(address, { ...CLIENT_CHANNEL_OPTIONS });
       this.clients.set(address, client);
     }
     return client;
   }
 
-  /** One call, no retry, under the request timeout (or `timeoutMs`). */
-  call<K extends BrokerMethod>(address: string, method: K, request: RequestOf<BrokerClient[K]>, timeoutMs?: number): Promise<ResponseOf<BrokerClient[K]>> {
-    return unaryCall(this.client(address), method, request, timeoutMs ?? this.options.requestTimeoutMs);
+  /** One call, no retry, under the request timeout (or `timeoutMs`), on a connection set up within CONNECT_TIMEOUT_MS. */
+  async call<K extends BrokerMethod>(address: string, method: K, request: RequestOf<BrokerClient[K]>, timeoutMs?: number): Promise<ResponseOf<BrokerClient[K]>> {
+    const client = this.client(address);
+    await this.connected(address, client);
+    return this.watch(address, unaryCall(client, method, request, timeoutMs ?? this.options.requestTimeoutMs));
+  }
+
+  /**
+   * Resolves once the channel to `address` is ready. Rejects with NETWORK_EXCEPTION at once when the
+   * channel already knows the broker is unreachable (as a call would), and when a connection is not
+   * set up within CONNECT_TIMEOUT_MS.
+   */
+  private connected(address: string, client: BrokerClient): Promise<void> {
+    const channel = (client as unknown as grpc.Client).getChannel();
+    const deadlineMs = Date.now() + CONNECT_TIMEOUT_MS;
+    return new Promise((resolve, reject) => {
+      const fail = (why: string, cause?: Error): void => {
+        this.suspectSinceMs.set(address, this.options.clock.nowMs());
+        reject(new RunnelError('NETWORK_EXCEPTION', `broker ${address} ${why}`, { cause, details: { address } }));
+      };
+      const check = (): void => {
+        const state = channel.getConnectivityState(true);
+        if (state === grpc.connectivityState.READY) return resolve();
+        if (state === grpc.connectivityState.TRANSIENT_FAILURE || state === grpc.connectivityState.SHUTDOWN) return fail('is unreachable');
+        channel.watchConnectivityState(state, deadlineMs, (error?: Error) => {
+          if (error === undefined) check();
+          else fail(`did not complete a connection within ${CONNECT_TIMEOUT_MS} ms`, error);
+        });
+      };
+      check();
+    });
+  }
+
+  /** Notes network failures of calls to `address`, so that callAny() asks healthier brokers first. */
+  private watch<T>(address: string, call: Promise<T>): Promise<T> {
+    return call.then(
+      (response) => {
+        this.suspectSinceMs.delete(address);
+        return response;
+      },
+      (error: unknown) => {
+        if (error instanceof RunnelError && (error.codeName === 'NETWORK_EXCEPTION' || error.codeName === 'REQUEST_TIMED_OUT')) {
+          this.suspectSinceMs.set(address, this.options.clock.nowMs());
+        }
+        throw error;
+      },
+    );
   }
 
   /**
    * Like call(), but `signal` cancels the RPC: a consumer's long poll must end at stop() instead
    * of holding shutdown for maxWaitMs. A cancelled call rejects with NETWORK_EXCEPTION.
    */
-  callCancellable<K extends BrokerMethod>(brokerId: number, method: K, request: RequestOf<BrokerClient[K]>, timeoutMs: number, signal: AbortSignal): Promise<ResponseOf<BrokerClient[K]>> {
-    return unaryCall(this.client(this.addressOf(brokerId)), method, request, timeoutMs, signal);
+  async callCancellable<K extends BrokerMethod>(brokerId: number, method: K, request: RequestOf<BrokerClient[K]>, timeoutMs: number, signal: AbortSignal): Promise<ResponseOf<BrokerClient[K]>> {
+    const address = this.addressOf(brokerId);
+    const client = this.client(address);
+    await this.connected(address, client);
+    return this.watch(address, unaryCall(client, method, request, timeoutMs, signal));
   }
 
   /** The address of broker `brokerId`; LEADER_NOT_AVAILABLE (stale metadata) when it is not known. */
@@ -118,13 +193,16 @@ export class Cluster {
    * at a rotating position so load and failures spread. Tries each address once.
    */
   async callAny<K extends BrokerMethod>(method: K, request: RequestOf<BrokerClient[K]>): Promise<ResponseOf<BrokerClient[K]>> {
-    const addresses = this.candidateAddresses();
+    const { healthy, suspect } = this.candidateAddresses();
+    // Rotate among the healthy so load and failures spread; recently failed addresses go last.
+    const start = healthy.length === 0 ? 0 : this.nextBootstrapIndex % healthy.length;
+    const addresses = [...healthy.slice(start), ...healthy.slice(0, start), ...suspect];
     let lastError: unknown = null;
     for (let i = 0; i < addresses.length; i++) {
-      const address = addresses[(this.nextBootstrapIndex + i) % addresses.length] as string;
+      const address = addresses[i] as string;
       try {
         const response = await this.call(address, method, request);
-        this.nextBootstrapIndex = (this.nextBootstrapIndex + i) % addresses.length;
+        if (i < healthy.length) this.nextBootstrapIndex = (start + i) % healthy.length;
         return response;
       } catch (error) {
         if (!(error instanceof RunnelError) || !error.retriable) throw error;
@@ -138,9 +216,13 @@ export class Cluster {
       : new RunnelError('NETWORK_EXCEPTION', `no broker answered ${String(method)}`);
   }
 
-  private candidateAddresses(): string[] {
+  /** Known unfenced brokers, then the bootstrap list, split by whether a call to them failed recently. */
+  private candidateAddresses(): { healthy: string[]; suspect: string[] } {
     const known = [...this.brokers.values()].filter((b) => !b.fenced).map((b) => `${b.host}:${b.port}`);
-    return [...new Set([...known, ...this.options.bootstrapBrokers])];
+    const all = [...new Set([...known, ...this.options.bootstrapBrokers])];
+    const nowMs = this.options.clock.nowMs();
+    const isSuspect = (address: string): boolean => nowMs - (this.suspectSinceMs.get(address) ?? Number.NEGATIVE_INFINITY) < SUSPECT_FOR_MS;
+    return { healthy: all.filter((a) => !isSuspect(a)), suspect: all.filter(isSuspect) };
   }
 
   /** Runs `fn` through the shared retry helper with this client's options, clock and randomness. */

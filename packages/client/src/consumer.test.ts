@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { encodeRecordBatch } from '@runnel/protocol';
+import { RunnelError, encodeRecordBatch } from '@runnel/protocol';
 import type { Consumer, ConsumedMessage } from './consumer.js';
 import { startHarness, waitFor } from './__tests__/harness.js';
 import type { Harness } from './__tests__/harness.js';
@@ -134,6 +134,50 @@ describe('Consumer against the fake cluster', () => {
     await consumer.stop();
     expect(seen.map((m) => m.offset)).toEqual([0, 1, 2, 3, 4, 5]);
     expect(h.fake.fetchCalls.at(-1)?.brokerId).toBe(2);
+  });
+
+  it('rides through a crashed leader: lost connections, then the new leader, without gaps or repeats', async () => {
+    h = await startHarness({ brokerCount: 2 });
+    h.fake.createTopic('t', 1, 2);
+    seed(h, 't', 0, 1, 3);
+    const consumer = h.runnel.consumer({ maxWaitMs: 50 });
+    consumer.assign([{ topic: 't', partition: 0, offset: 0 }]);
+    const seen: ConsumedMessage[] = [];
+    const crashes: Error[] = [];
+    consumer.on('crash', (error: Error) => crashes.push(error));
+    await consumer.run({ eachMessage: async ({ message }) => void seen.push(message) });
+    await waitFor(() => seen.length >= 3, 5_000, 'the first records');
+    const fetchesBefore = h.fake.fetchCalls.length;
+    h.fake.killBroker(1);
+    // Fetches to the dead leader fail for a while before the metadata names the new one.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    h.fake.moveLeader('t', 0, 2);
+    seed(h, 't', 0, 1, 3);
+    await waitFor(() => seen.length >= 6, 5_000, 'records from the new leader');
+    await consumer.stop();
+    expect(crashes).toEqual([]);
+    expect(seen.map((m) => m.offset)).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(h.fake.fetchCalls.slice(fetchesBefore).some((c) => c.brokerId === 2)).toBe(true);
+  });
+
+  it('stops with a typed REQUEST_TIMED_OUT naming the partition when its leader stays unreachable past retryTimeoutMs', async () => {
+    h = await startHarness({ brokerCount: 2 });
+    h.fake.createTopic('t', 1, 2);
+    seed(h, 't', 0, 1, 3);
+    const consumer = h.runnel.consumer({ maxWaitMs: 50, retryTimeoutMs: 500 });
+    consumer.assign([{ topic: 't', partition: 0, offset: 0 }]);
+    const seen: ConsumedMessage[] = [];
+    const crashed = new Promise<Error>((resolve) => consumer.once('crash', resolve));
+    await consumer.run({ eachMessage: async ({ message }) => void seen.push(message) });
+    await waitFor(() => seen.length >= 3, 5_000, 'the first records');
+    h.fake.killBroker(1);
+    const error = (await crashed) as RunnelError;
+    await consumer.stop();
+    expect(error).toBeInstanceOf(RunnelError);
+    expect(error.codeName).toBe('REQUEST_TIMED_OUT');
+    expect(error.details).toMatchObject({ topic: 't', partition: 0 });
+    expect(error.message).toMatch(/t-0 kept failing for \d+ ms .* last error NETWORK_EXCEPTION/);
+    expect(error.cause).toBeInstanceOf(RunnelError);
   });
 
   it('seek moves the position; pause stops and resume restarts a partition', async () => {

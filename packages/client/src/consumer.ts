@@ -25,6 +25,14 @@ export interface ConsumerOptions {
   autoOffsetReset?: 'earliest' | 'latest';
   /** The fetch loop pauses while this many messages wait for the handler. Default 10 000. */
   maxBufferedMessages?: number;
+  /**
+   * How long one partition may keep failing with retriable errors (its leader moved or died, lost
+   * connections, timeouts) while the consumer refreshes metadata and backs off, before it stops with
+   * a typed REQUEST_TIMED_OUT naming the partition and the last error. Default 120 000 ms, the
+   * producer's deliveryTimeoutMs: a failover takes seconds, so this only ends a consumer whose
+   * partition stays unreachable.
+   */
+  retryTimeoutMs?: number;
 }
 
 /** A partition to read and where to start. */
@@ -80,6 +88,9 @@ interface PartitionState {
   retryAtMs: number;
   attempts: number;
   highWatermark: number;
+  /** When the current run of retriable failures began; -1 while the partition is healthy. */
+  failingSinceMs: number;
+  lastError: RunnelError | null;
 }
 
 const DEFAULTS = {
@@ -88,6 +99,7 @@ const DEFAULTS = {
   maxBytes: 10 * 1024 * 1024,
   maxBytesPerPartition: 1024 * 1024,
   maxBufferedMessages: 10_000,
+  retryTimeoutMs: 120_000,
 };
 
 function partitionKey(topic: string, partition: number): string {
@@ -106,6 +118,7 @@ export class Consumer extends EventEmitter {
   private readonly maxBytesPerPartition: number;
   private readonly autoOffsetReset: 'earliest' | 'latest';
   private readonly maxBufferedMessages: number;
+  private readonly retryTimeoutMs: number;
   private readonly partitions = new Map<string, PartitionState>();
   private buffer: ConsumedMessage[] = [];
   private readonly dataArrived = new Notifier();
@@ -132,7 +145,8 @@ export class Consumer extends EventEmitter {
     this.maxBytesPerPartition = options.maxBytesPerPartition ?? DEFAULTS.maxBytesPerPartition;
     this.autoOffsetReset = options.autoOffsetReset ?? 'latest';
     this.maxBufferedMessages = options.maxBufferedMessages ?? DEFAULTS.maxBufferedMessages;
-    for (const [name, value] of Object.entries({ maxWaitMs: this.maxWaitMs, minBytes: this.minBytes, maxBytes: this.maxBytes, maxBytesPerPartition: this.maxBytesPerPartition, maxBufferedMessages: this.maxBufferedMessages })) {
+    this.retryTimeoutMs = options.retryTimeoutMs ?? DEFAULTS.retryTimeoutMs;
+    for (const [name, value] of Object.entries({ maxWaitMs: this.maxWaitMs, minBytes: this.minBytes, maxBytes: this.maxBytes, maxBytesPerPartition: this.maxBytesPerPartition, maxBufferedMessages: this.maxBufferedMessages, retryTimeoutMs: this.retryTimeoutMs })) {
       if (!Number.isInteger(value) || value < 0 || (name !== 'maxWaitMs' && value === 0)) throw new RangeError(`${name} must be a positive integer, got ${value}`);
     }
     if (this.autoOffsetReset !== 'earliest' && this.autoOffsetReset !== 'latest') throw new RangeError(`autoOffsetReset must be 'earliest' or 'latest'`);
@@ -164,6 +178,8 @@ export class Consumer extends EventEmitter {
         retryAtMs: 0,
         attempts: 0,
         highWatermark: -1,
+        failingSinceMs: -1,
+        lastError: null,
       });
     }
     this.dataArrived.notify();
@@ -337,7 +353,7 @@ export class Consumer extends EventEmitter {
         const leader = this.cluster.leaderOf(state.topic, state.partition);
         if (leader < 0) {
           needMetadata = true;
-          this.backOff(state, nowMs);
+          this.onPartitionError(state, leaderUnknown(state));
           continue;
         }
         const list = byLeader.get(leader) ?? [];
@@ -389,8 +405,8 @@ export class Consumer extends EventEmitter {
       if (state.retryAtMs > nowMs) continue;
       const leader = this.cluster.leaderOf(state.topic, state.partition);
       if (leader < 0) {
+        this.onPartitionError(state, leaderUnknown(state));
         await this.refreshMetadata();
-        this.backOff(state, nowMs);
         continue;
       }
       byLeader.set(leader, [...(byLeader.get(leader) ?? []), state]);
@@ -400,7 +416,7 @@ export class Consumer extends EventEmitter {
 
   private async listOffsetsFrom(leader: number, states: PartitionState[]): Promise<void> {
     const generations = states.map((s) => s.generation);
-    const topics = groupByTopic(states, (s) => ({ partition: s.partition, currentLeaderEpoch: -1, timestamp: s.reset === 'earliest' ? -2 : -1 }));
+    const topics = groupByTopic(states, (s) => ({ partition: s.partition, currentLeaderEpoch: this.cluster.leaderEpochOf(s.topic, s.partition), timestamp: s.reset === 'earliest' ? -2 : -1 }));
     try {
       const response = await this.cluster.callBroker(leader, 'listOffsets', { replicaId: -1, isolationLevel: 0, topics });
       const results = indexResults(response.topics);
@@ -410,7 +426,7 @@ export class Consumer extends EventEmitter {
         if (result === undefined) return this.backOff(state, this.cluster.options.clock.nowMs());
         if (result.errorCode !== 0) return this.onPartitionError(state, RunnelError.fromCode(result.errorCode, result.errorMessage || undefined));
         state.fetchOffset = result.offset;
-        state.attempts = 0;
+        this.recovered(state);
         this.cluster.logger.debug({ topic: state.topic, partition: state.partition, offset: result.offset, reset: state.reset }, 'consumer position reset');
       });
     } catch (error) {
@@ -423,7 +439,10 @@ export class Consumer extends EventEmitter {
     const requested = states.map((s) => ({ state: s, offset: s.fetchOffset, generation: s.generation }));
     const topics = groupByTopic(states, (s) => ({
       partition: s.partition,
-      currentLeaderEpoch: -1,
+      // The epoch this consumer believes current (KIP-320): a deposed leader that has not heard yet
+      // answers FENCED_LEADER_EPOCH, and a broker behind on metadata UNKNOWN_LEADER_EPOCH, so the
+      // consumer refreshes instead of reading from whoever still answers.
+      currentLeaderEpoch: this.cluster.leaderEpochOf(s.topic, s.partition),
       fetchOffset: s.fetchOffset,
       lastFetchedEpoch: -1,
       logStartOffset: -1,
@@ -455,7 +474,7 @@ export class Consumer extends EventEmitter {
         this.onPartitionError(state, RunnelError.fromCode(result.errorCode, result.errorMessage || undefined, { details: { topic: state.topic, partition: state.partition, fetchOffset: offset } }));
         continue;
       }
-      state.attempts = 0;
+      this.recovered(state);
       state.highWatermark = result.highWatermark;
       this.appendRecords(state, result.records);
     }
@@ -482,9 +501,20 @@ export class Consumer extends EventEmitter {
     if (delivered > 0) this.dataArrived.notify();
   }
 
+  private recovered(state: PartitionState): void {
+    if (state.failingSinceMs >= 0) {
+      this.cluster.logger.info({ topic: state.topic, partition: state.partition, failedForMs: this.cluster.options.clock.nowMs() - state.failingSinceMs, attempts: state.attempts }, 'partition fetching again');
+    }
+    state.attempts = 0;
+    state.failingSinceMs = -1;
+    state.lastError = null;
+  }
+
   private onPartitionError(state: PartitionState, error: RunnelError): void {
     if (!this.running) return;
     const nowMs = this.cluster.options.clock.nowMs();
+    if (state.failingSinceMs < 0) state.failingSinceMs = nowMs;
+    state.lastError = error;
     if (error.codeName === 'OFFSET_OUT_OF_RANGE') {
       this.cluster.logger.info({ topic: state.topic, partition: state.partition, fetchOffset: state.fetchOffset, reset: this.autoOffsetReset }, 'offset out of range; resetting');
       state.fetchOffset = -1;
@@ -495,12 +525,24 @@ export class Consumer extends EventEmitter {
       this.crash(error);
       return;
     }
+    if (nowMs - state.failingSinceMs >= this.retryTimeoutMs) {
+      this.crash(new RunnelError(
+        'REQUEST_TIMED_OUT',
+        `${state.topic}-${state.partition} kept failing for ${nowMs - state.failingSinceMs} ms (retryTimeoutMs ${this.retryTimeoutMs}, ${state.attempts + 1} attempts); last error ${error.codeName}: ${error.message}`,
+        { cause: error, details: { topic: state.topic, partition: state.partition, attempts: state.attempts + 1, lastErrorCode: error.codeName } },
+      ));
+      return;
+    }
     if (error.staleMetadata || error.codeName === 'NETWORK_EXCEPTION' || error.codeName === 'REQUEST_TIMED_OUT') {
       void this.refreshMetadata();
     }
     this.backOff(state, nowMs);
     this.cluster.logger.debug({ topic: state.topic, partition: state.partition, codeName: error.codeName, attempts: state.attempts }, 'fetch failed; backing off');
   }
+}
+
+function leaderUnknown(state: PartitionState): RunnelError {
+  return new RunnelError('LEADER_NOT_AVAILABLE', `no known leader for ${state.topic}-${state.partition}`, { details: { topic: state.topic, partition: state.partition } });
 }
 
 function toMessage(state: PartitionState, record: DecodedRecord): ConsumedMessage {

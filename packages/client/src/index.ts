@@ -3,7 +3,7 @@
 export { Runnel, REQUEST_TIMEOUT_MS_DEFAULT } from './runnel.js';
 export type { RunnelConfig } from './runnel.js';
 export { Admin } from './admin.js';
-export type { ClusterDescription, CreateTopicsOptions, PartitionMetadataView, TopicMetadataView, TopicSpec } from './admin.js';
+export type { ClusterDescription, CreateTopicsOptions, PartitionOffsets, PartitionMetadataView, TopicMetadataView, TopicSpec } from './admin.js';
 export { Producer } from './producer.js';
 export type { Acks, Message, MessageHeaders, ProducerOptions, ProducerRecord, RecordMetadata } from './producer.js';
 export { Consumer } from './consumer.js';

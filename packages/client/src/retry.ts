@@ -5,11 +5,11 @@ import { RunnelError } from '@runnel/protocol';
 
 /** How often and how patiently a failed request is retried. */
 export interface RetryOptions {
-  /** Retries after the first attempt. Default 5. */
+  /** Retries after the first attempt. Default 10. */
   retries?: number;
   /** Backoff before the first retry. Default 100 ms. */
   initialRetryTimeMs?: number;
-  /** Cap on one backoff. Default 30 000 ms. */
+  /** Cap on one backoff. Default 500 ms. */
   maxRetryTimeMs?: number;
   /** Backoff growth per retry. Default 2. */
   multiplier?: number;
@@ -20,11 +20,18 @@ export interface RetryOptions {
 /** RetryOptions with every default filled in. */
 export type ResolvedRetryOptions = Required<RetryOptions>;
 
-/** Defaults in the spirit of KafkaJS: five retries, 100 ms growing by 2x up to 30 s, +-20 % jitter. */
+/**
+ * Defaults: 100 ms growing by 2x, capped at 500 ms, +-20 % jitter, ten retries. The cap is what keeps
+ * a failover short: a request to a dead leader fails at once, and the client only learns the new
+ * leader from the metadata refresh of a later failure, so it waits up to about two backoffs after the
+ * new leader is elected. KafkaJS's 30 s cap would turn that into many seconds; Kafka caps at 1 s
+ * (retry.backoff.max.ms); 500 ms costs a few more requests per second to a dead broker and takes
+ * about a second off the pause. Ten retries still span a broker session timeout.
+ */
 export const DEFAULT_RETRY: Readonly<ResolvedRetryOptions> = Object.freeze({
-  retries: 5,
+  retries: 10,
   initialRetryTimeMs: 100,
-  maxRetryTimeMs: 30_000,
+  maxRetryTimeMs: 500,
   multiplier: 2,
   factor: 0.2,
 });

@@ -234,6 +234,12 @@ export interface InitProducerIdResponse {
 
 export type DescribeClusterRequest = Record<string, never>;
 
+/** A voter of the metadata quorum and its controller listener. */
+export interface ControllerVoter {
+  id: number;
+  endpoint: string;
+}
+
 export interface DescribeClusterResponse {
   errorCode: number;
   errorMessage: string;
@@ -241,4 +247,10 @@ export interface DescribeClusterResponse {
   /** -1 when unknown. */
   controllerId: number;
   brokers: BrokerInfo[];
+  /** The metadata quorum's voters; decoded as [] when the broker did not say. */
+  controllerVoters?: ControllerVoter[];
+  /** The answering broker's id; 0 when not said. */
+  answeredBy?: number;
+  /** The answering broker's applied metadata offset; 0 when not said. */
+  metadataOffset?: number;
 }

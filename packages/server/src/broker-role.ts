@@ -106,7 +106,7 @@ export function startBrokerRole(options: BrokerRoleOptions): BrokerRole {
   const unsubscribe = stateMachine.onImage(applyImage);
   // Entries applied while the Raft node opened (its own log, a snapshot) came before the subscription.
   applyImage(stateMachine.image);
-  const handlers = brokerServiceHandlers({
+  const serviceHandlers = brokerServiceHandlers({
     replicaManager,
     logger,
     clusterId: options.clusterId,
@@ -115,6 +115,11 @@ export function startBrokerRole(options: BrokerRoleOptions): BrokerRole {
     metadataOffset: () => stateMachine.appliedOffset,
     controller: channel,
     producerIds,
+  });
+  const handlers = withQuorumInDescribeCluster(serviceHandlers, {
+    brokerId: config.nodeId,
+    voters: config.controllerQuorumVoters,
+    metadataOffset: () => stateMachine.appliedOffset,
   });
   let closing: Promise<void> | undefined;
   return {
@@ -132,6 +137,30 @@ export function startBrokerRole(options: BrokerRoleOptions): BrokerRole {
         channel.close();
       })();
       return closing;
+    },
+  };
+}
+
+/**
+ * DescribeCluster answers also name the metadata quorum's voters and this broker's applied metadata
+ * offset, so `runnel cluster status` can go on to ask the quorum for every node's metadata lag with
+ * nothing but a bootstrap server. The node knows the voters from its own configuration.
+ */
+export function withQuorumInDescribeCluster(
+  handlers: BrokerServiceHandlers,
+  node: { brokerId: number; voters: ReadonlyMap<number, string>; metadataOffset: () => number },
+): BrokerServiceHandlers {
+  const controllerVoters = [...node.voters].sort(([a], [b]) => a - b).map(([id, endpoint]) => ({ id, endpoint }));
+  return {
+    ...handlers,
+    describeCluster: (call, callback) => {
+      handlers.describeCluster(call, (error, response) => {
+        if (error !== null || response === null || response === undefined) {
+          callback(error, response);
+          return;
+        }
+        callback(null, { ...response, controllerVoters, answeredBy: node.brokerId, metadataOffset: node.metadataOffset() });
+      });
     },
   };
 }

@@ -145,8 +145,8 @@ describe('broker settings', () => {
       roles: ['broker', 'controller'],
       listen: '127.0.0.1:9092',
       advertisedListen: '127.0.0.1:9092',
-      brokerHeartbeatIntervalMs: 2_000,
-      brokerSessionTimeoutMs: 9_000,
+      brokerHeartbeatIntervalMs: 500,
+      brokerSessionTimeoutMs: 2_000,
       minInsyncReplicas: 1,
       defaultReplicationFactor: 1,
       numPartitions: 1,
@@ -183,6 +183,14 @@ describe('broker settings', () => {
     expect(configError(() => resolveConfig({ flags: { ...base, roles: 'broker,coordinator' } })).message).toContain('role "coordinator" is not one of broker, controller');
     expect(configError(() => resolveConfig({ flags: { ...base, logFlushPolicy: 'sometimes' } })).message).toContain('invalid log.flush.policy (from flag --log-flush-policy)');
     expect(configError(() => resolveConfig({ flags: { ...base, listen: '127.0.0.1:9093' } })).message).toContain('is also the controller listener');
+  });
+
+  it('reads the leader-election settings, the imbalance interval in seconds as Kafka names it', () => {
+    const text = ['auto.leader.rebalance.enable=false', 'leader.imbalance.check.interval.seconds=5', 'unclean.leader.election.enable=true'].join('\n');
+    const { config } = resolveConfig({ flags: base, configFileText: text });
+    expect(config).toMatchObject({ autoLeaderRebalanceEnable: false, leaderImbalanceCheckIntervalMs: 5_000, uncleanLeaderElectionEnable: true });
+    expect(resolveConfig({ flags: base }).config).toMatchObject({ autoLeaderRebalanceEnable: true, leaderImbalanceCheckIntervalMs: 30_000, uncleanLeaderElectionEnable: false });
+    expect(() => resolveConfig({ flags: { ...base, autoLeaderRebalanceEnable: 'yes' } })).toThrow(/auto.leader.rebalance.enable.*must be true or false/);
   });
 
   it('refuses a session timeout that does not exceed the heartbeat interval', () => {

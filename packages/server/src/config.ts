@@ -39,6 +39,12 @@ export interface ServerConfig {
   readonly logFlushPolicy: 'durable' | 'lazy';
   readonly replicaLagTimeMaxMs: number;
   readonly retentionCheckIntervalMs: number;
+  /** auto.leader.rebalance.enable: move leadership back to preferred replicas once they are in the ISR. */
+  readonly autoLeaderRebalanceEnable: boolean;
+  /** leader.imbalance.check.interval.seconds, in ms: how often the active controller does that. */
+  readonly leaderImbalanceCheckIntervalMs: number;
+  /** unclean.leader.election.enable (cluster default; topics may override it). */
+  readonly uncleanLeaderElectionEnable: boolean;
 }
 
 export const PROCESS_ROLES = ['broker', 'controller'] as const;
@@ -141,6 +147,18 @@ function rolesValue(raw: string): readonly ProcessRole[] {
   return PROCESS_ROLES.filter((role) => roles.has(role));
 }
 
+function booleanValue(raw: string): boolean {
+  const lower = raw.trim().toLowerCase();
+  if (lower === 'true') return true;
+  if (lower === 'false') return false;
+  throw new InvalidValue('must be true or false');
+}
+
+function secondsAsMs(max: number): (raw: string) => number {
+  const seconds = positiveInt(max);
+  return (raw) => seconds(raw) * 1_000;
+}
+
 function flushPolicyValue(raw: string): 'durable' | 'lazy' {
   if (raw === 'durable' || raw === 'lazy') return raw;
   throw new InvalidValue('must be durable (acks=all waits for fsync on every ISR member) or lazy');
@@ -167,6 +185,15 @@ function logLevelValue(raw: string): LogLevel {
   return level;
 }
 
+/**
+ * Broker liveness defaults, well below Kafka's 2 s / 9 s: the session timeout is most of the time a
+ * producer waits when a partition leader dies (see docs/failover.md), and issue 4 asks for under 3 s.
+ * Four heartbeats fit in a session, so one or two lost or late heartbeats (a GC pause, a busy
+ * machine) do not fence a healthy broker.
+ */
+export const BROKER_HEARTBEAT_INTERVAL_MS_DEFAULT = 500;
+export const BROKER_SESSION_TIMEOUT_MS_DEFAULT = 2_000;
+
 const SCHEMA: Schema = {
   nodeId: { fileKeys: ['node.id'], env: 'RUNNEL_NODE_ID', flag: '--node-id', parse: positiveInt(MAX_NODE_ID), defaultValue: undefined },
   dataDir: { fileKeys: ['data.dir', 'log.dirs', 'log.dir'], env: 'RUNNEL_DATA_DIR', flag: '--data-dir', parse: nonEmptyPath, defaultValue: undefined },
@@ -184,14 +211,19 @@ const SCHEMA: Schema = {
   // Derived from listen when unset (see crossCheck).
   advertisedListen: { fileKeys: ['advertised.listeners'], env: 'RUNNEL_ADVERTISED_LISTEN', flag: '--advertised-listen', parse: listenerValue, defaultValue: undefined },
   roles: { fileKeys: ['process.roles'], env: 'RUNNEL_ROLES', flag: '--roles', parse: rolesValue, defaultValue: PROCESS_ROLES },
-  brokerHeartbeatIntervalMs: { fileKeys: ['broker.heartbeat.interval.ms'], env: 'RUNNEL_BROKER_HEARTBEAT_INTERVAL_MS', flag: '--broker-heartbeat-interval-ms', parse: positiveInt(600_000), defaultValue: 2_000 },
-  brokerSessionTimeoutMs: { fileKeys: ['broker.session.timeout.ms'], env: 'RUNNEL_BROKER_SESSION_TIMEOUT_MS', flag: '--broker-session-timeout-ms', parse: positiveInt(3_600_000), defaultValue: 9_000 },
+  brokerHeartbeatIntervalMs: { fileKeys: ['broker.heartbeat.interval.ms'], env: 'RUNNEL_BROKER_HEARTBEAT_INTERVAL_MS', flag: '--broker-heartbeat-interval-ms', parse: positiveInt(600_000), defaultValue: BROKER_HEARTBEAT_INTERVAL_MS_DEFAULT },
+  brokerSessionTimeoutMs: { fileKeys: ['broker.session.timeout.ms'], env: 'RUNNEL_BROKER_SESSION_TIMEOUT_MS', flag: '--broker-session-timeout-ms', parse: positiveInt(3_600_000), defaultValue: BROKER_SESSION_TIMEOUT_MS_DEFAULT },
   minInsyncReplicas: { fileKeys: ['min.insync.replicas'], env: 'RUNNEL_MIN_INSYNC_REPLICAS', flag: '--min-insync-replicas', parse: positiveInt(1_000), defaultValue: 1 },
   defaultReplicationFactor: { fileKeys: ['default.replication.factor'], env: 'RUNNEL_DEFAULT_REPLICATION_FACTOR', flag: '--default-replication-factor', parse: positiveInt(1_000), defaultValue: 1 },
   numPartitions: { fileKeys: ['num.partitions'], env: 'RUNNEL_NUM_PARTITIONS', flag: '--num-partitions', parse: positiveInt(100_000), defaultValue: 1 },
   logFlushPolicy: { fileKeys: ['log.flush.policy'], env: 'RUNNEL_LOG_FLUSH_POLICY', flag: '--log-flush-policy', parse: flushPolicyValue, defaultValue: 'durable' },
   replicaLagTimeMaxMs: { fileKeys: ['replica.lag.time.max.ms'], env: 'RUNNEL_REPLICA_LAG_TIME_MAX_MS', flag: '--replica-lag-time-max-ms', parse: positiveInt(3_600_000), defaultValue: 30_000 },
   retentionCheckIntervalMs: { fileKeys: ['log.retention.check.interval.ms'], env: 'RUNNEL_LOG_RETENTION_CHECK_INTERVAL_MS', flag: '--log-retention-check-interval-ms', parse: positiveInt(86_400_000), defaultValue: 300_000 },
+  autoLeaderRebalanceEnable: { fileKeys: ['auto.leader.rebalance.enable'], env: 'RUNNEL_AUTO_LEADER_REBALANCE_ENABLE', flag: '--auto-leader-rebalance-enable', parse: booleanValue, defaultValue: true },
+  // Kafka checks every 300 s; a rejoined broker waiting that long for its leaderships is most of a
+  // rolling restart, so Runnel checks every 30 s.
+  leaderImbalanceCheckIntervalMs: { fileKeys: ['leader.imbalance.check.interval.seconds'], env: 'RUNNEL_LEADER_IMBALANCE_CHECK_INTERVAL_SECONDS', flag: '--leader-imbalance-check-interval-seconds', parse: secondsAsMs(86_400), defaultValue: 30_000 },
+  uncleanLeaderElectionEnable: { fileKeys: ['unclean.leader.election.enable'], env: 'RUNNEL_UNCLEAN_LEADER_ELECTION_ENABLE', flag: '--unclean-leader-election-enable', parse: booleanValue, defaultValue: false },
 };
 
 const FIELD_NAMES = Object.keys(SCHEMA) as (keyof ServerConfig)[];
@@ -370,6 +402,9 @@ function crossCheck(values: Partial<Record<keyof ServerConfig, unknown>>, source
     logFlushPolicy: values.logFlushPolicy as 'durable' | 'lazy',
     replicaLagTimeMaxMs: values.replicaLagTimeMaxMs as number,
     retentionCheckIntervalMs: values.retentionCheckIntervalMs as number,
+    autoLeaderRebalanceEnable: values.autoLeaderRebalanceEnable as boolean,
+    leaderImbalanceCheckIntervalMs: values.leaderImbalanceCheckIntervalMs as number,
+    uncleanLeaderElectionEnable: values.uncleanLeaderElectionEnable as boolean,
   };
 }
 

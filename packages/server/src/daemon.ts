@@ -137,10 +137,14 @@ export async function startDaemon(config: ServerConfig, baseLogger: Logger): Pro
       stateMachine,
       clusterId: meta.clusterId,
       logger,
+      electionTimeoutMs: config.electionTimeoutMs,
       config: {
         brokerSessionTimeoutMs: config.brokerSessionTimeoutMs,
         defaultNumPartitions: config.numPartitions,
         defaultReplicationFactor: config.defaultReplicationFactor,
+        autoLeaderRebalanceEnable: config.autoLeaderRebalanceEnable,
+        leaderImbalanceCheckIntervalMs: config.leaderImbalanceCheckIntervalMs,
+        uncleanLeaderElectionEnable: config.uncleanLeaderElectionEnable,
       },
     })
     : undefined;

@@ -143,6 +143,16 @@ describe('session expiry (tick)', () => {
     expect(others).toContain(h.image.partition(topicId, 0)?.leader);
   });
 
+  it('on failover counts the session of the previous controller\'s node from when it was last heard from', () => {
+    const h = threeBrokers();
+    h.nowMs += 60_000;
+    h.controller.activate(h.image, h.nowMs, new Map([[1, h.nowMs - 1_000], [2, h.nowMs + 5_000]]));
+    // Broker 1: 9 s session from 1 s ago. Broker 2: a time after now is not trusted.
+    expect(h.advance(8_000).response.fencedBrokers).toEqual([]);
+    expect(h.advance(1).response.fencedBrokers).toEqual([1]);
+    expect(h.advance(1_000).response.fencedBrokers).toEqual([2, 3]);
+  });
+
   it('gives every broker a fresh session on controller failover', () => {
     const h = threeBrokers();
     h.nowMs += 60_000;

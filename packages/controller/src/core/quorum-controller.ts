@@ -92,10 +92,15 @@ export class QuorumController {
     assert(this.config.producerIdBlockSize > 0, 'producerIdBlockSize must be positive');
   }
 
-  /** On becoming the active controller: every registered broker gets a full session from now. */
-  activate(image: MetadataImage, nowMs: number): void {
+  /**
+   * On becoming the active controller: every registered broker gets a full session from now, except
+   * those `lastHeardMs` says were last heard from earlier (never later than now). The driver passes
+   * the previous controller's node there: when it died, this node stopped hearing from it as Raft
+   * leader, and a broker on that node started missing heartbeats no later than that.
+   */
+  activate(image: MetadataImage, nowMs: number, lastHeardMs: ReadonlyMap<number, number> = new Map()): void {
     this.lastHeartbeatMs.clear();
-    for (const brokerId of image.brokers.keys()) this.lastHeartbeatMs.set(brokerId, nowMs);
+    for (const brokerId of image.brokers.keys()) this.lastHeartbeatMs.set(brokerId, Math.min(nowMs, lastHeardMs.get(brokerId) ?? nowMs));
     this.lastRebalanceCheckMs = nowMs;
   }
 

@@ -52,6 +52,12 @@ export interface ControllerServerOptions {
   readonly requestTimeoutMs?: number;
   readonly maxPendingDecisions?: number;
   readonly activationTimeoutMs?: number;
+  /**
+   * The quorum's election timeout. A follower that loses its leader by timing out had not heard from
+   * it for at least this long, which lets a new controller count the dead controller's broker session
+   * from then rather than from its own activation. 0 (the default) assumes nothing.
+   */
+  readonly electionTimeoutMs?: number;
 }
 
 /** What a decision produced: `propose: false` answers without writing (validate-only requests). */
@@ -95,6 +101,10 @@ export class ControllerServer {
   private controller: QuorumController | undefined;
   /** The Raft term this node is active controller for; undefined when it is not. */
   private activeTerm: number | undefined;
+  /** The Raft leader as last announced (0: none). */
+  private leaderId = 0;
+  /** The last leader this node lost, and the latest time it can have heard from it. */
+  private lostLeader: { id: number; lastHeardMs: number } | undefined;
   private activatingTerm: number | undefined;
   private tickTimer: NodeJS.Timeout | undefined;
   private tickQueued = false;
@@ -423,6 +433,14 @@ export class ControllerServer {
   // ---- leadership ----------------------------------------------------------------------------
 
   private readonly onLeaderChange = (leaderId: number, term: number): void => {
+    const previous = this.leaderId;
+    this.leaderId = leaderId;
+    if (previous !== 0 && previous !== this.node.id && previous !== leaderId) {
+      // Losing the leader to an election timeout (leaderId 0) means nothing was heard from it for at
+      // least the election timeout; learning of a successor directly bounds nothing but "until now".
+      const nowMs = this.clock.nowMs();
+      this.lostLeader = { id: previous, lastHeardMs: leaderId === 0 ? nowMs - (this.options.electionTimeoutMs ?? 0) : nowMs };
+    }
     if (leaderId === this.node.id) this.activate(term);
     else this.deactivate(leaderId === 0 ? 'no leader' : `node ${leaderId} leads term ${term}`);
   };
@@ -457,8 +475,13 @@ export class ControllerServer {
     }
     if (!stillLeading()) return;
     const controller = new QuorumController(this.options.config ?? {}, this.random);
-    // Fresh sessions: this node does not know when brokers last heartbeated to its predecessor.
-    controller.activate(this.machine.image, this.clock.nowMs());
+    // Fresh sessions: this node does not know when brokers last heartbeated to its predecessor, except
+    // that the predecessor's own node (a broker too, in combined mode) went silent when it did.
+    const lost = this.lostLeader;
+    this.lostLeader = undefined;
+    const lastHeardMs = lost === undefined ? new Map<number, number>() : new Map([[lost.id, lost.lastHeardMs]]);
+    controller.activate(this.machine.image, this.clock.nowMs(), lastHeardMs);
+    if (lost !== undefined) this.log.info({ previousController: lost.id, silentForMs: this.clock.nowMs() - lost.lastHeardMs }, 'counting the previous controller\'s broker session from when it was last heard');
     controller.setCommittedOffset(this.machine.appliedOffset);
     this.controller = controller;
     this.activeTerm = term;
