@@ -1,6 +1,8 @@
 // Per-partition queues of producer batches. Records are appended to the open batch of their
-// partition until it reaches batchSize; the sender takes whole batches from the queue heads.
-// Memory is bounded: appends wait while the buffered bytes would exceed bufferMemoryBytes.
+// partition until it reaches batchSize; the sender takes whole batches from the queue, oldest first,
+// several of them on the wire at once. Memory is bounded: appends wait while the buffered bytes
+// would exceed bufferMemoryBytes. send() appends synchronously while memory is free, so the per-record
+// cost is a few property writes, not a promise.
 
 import { RunnelError } from '@runnel/protocol';
 import type { RecordInput } from '@runnel/protocol';
@@ -13,22 +15,35 @@ const RECORD_OVERHEAD_BYTES = 21;
 /** Estimated encoded bytes of one record before compression. */
 export function estimateRecordBytes(record: RecordInput): number {
   let size = RECORD_OVERHEAD_BYTES + (record.key?.length ?? 0) + (record.value?.length ?? 0);
-  for (const header of record.headers ?? []) size += 10 + Buffer.byteLength(header.key) + (header.value?.length ?? 0);
+  const headers = record.headers;
+  if (headers !== undefined) for (const header of headers) size += 10 + Buffer.byteLength(header.key) + (header.value?.length ?? 0);
   return size;
 }
 
-/** One batch of records for one partition; state moves open -> closed (encoded) -> done. */
+/** One batch of records for one partition; state moves open -> sealed (encoded) -> done. */
 export class ProducerBatch {
   readonly topic: string;
   readonly partition: number;
   readonly records: RecordInput[] = [];
   readonly createdMs: number;
   sizeBytes = BATCH_OVERHEAD_BYTES;
-  /** Set when the sender first takes the batch; from then on it is resent byte for byte. */
+  /** Set when the sender first takes the batch; from then on it is resent byte for byte (unless re-sequenced). */
   encoded: Buffer | null = null;
   baseSequence = -1;
   attempts = 0;
   retryAtMs = 0;
+  /** Whether a Produce request carrying this batch is on the wire now. */
+  inFlight = false;
+  /**
+   * Whether some attempt may have been appended by a broker (no answer, a timeout, or an answer
+   * saying it was written but not replicated). Such a batch's sequence numbers are spent for good.
+   */
+  mayBeAppended = false;
+  /**
+   * Sequence numbers to move this batch back by once its in-flight attempt returns: an earlier
+   * batch failed without being written, so the broker will refuse this one as out of order.
+   */
+  pendingSequenceShift = 0;
   lastError: RunnelError | null = null;
   /** Resolves with the base offset (-1 for acks=0) once the batch is acknowledged. */
   readonly result: Promise<number>;
@@ -72,12 +87,15 @@ export class ProducerBatch {
   }
 }
 
-/** The batches of one partition, oldest first, and whether its head is on the wire. */
+/** The batches of one partition from its oldest unsettled one on, oldest (lowest sequence) first. */
 export interface PartitionQueue {
   topic: string;
   partition: number;
   batches: ProducerBatch[];
-  inFlight: boolean;
+  /** Produce requests carrying batches of this partition on the wire now. */
+  inFlight: number;
+  /** Estimated bytes of this partition's batches on the wire now. */
+  inFlightBytes: number;
   /** Next idempotent sequence number of this partition. */
   nextSequence: number;
 }
@@ -95,7 +113,9 @@ export interface AppendResult {
 
 /** Batching and memory accounting of a producer. */
 export class RecordAccumulator {
-  private readonly queuesByKey = new Map<string, PartitionQueue>();
+  /** Queues by topic, indexed by partition: no string key built per record. */
+  private readonly queuesByTopic = new Map<string, PartitionQueue[]>();
+  private readonly allQueues: PartitionQueue[] = [];
   private bufferedBytes = 0;
   private readonly memoryWaiters: MemoryWaiter[] = [];
   readonly batchSizeBytes: number;
@@ -108,8 +128,8 @@ export class RecordAccumulator {
   }
 
   /** Every partition queue. */
-  queues(): IterableIterator<PartitionQueue> {
-    return this.queuesByKey.values();
+  queues(): readonly PartitionQueue[] {
+    return this.allQueues;
   }
 
   /** Whether appends are waiting for memory: the sender then treats every batch as ready. */
@@ -119,25 +139,41 @@ export class RecordAccumulator {
 
   /** Whether nothing is buffered or in flight. */
   get empty(): boolean {
-    for (const queue of this.queuesByKey.values()) if (queue.batches.length > 0) return false;
+    for (const queue of this.allQueues) if (queue.batches.length > 0) return false;
     return true;
   }
 
   /** The queue of a partition, created on first use. */
   queue(topic: string, partition: number): PartitionQueue {
-    const key = `${topic}\u0000${partition}`;
-    let queue = this.queuesByKey.get(key);
+    let byPartition = this.queuesByTopic.get(topic);
+    if (byPartition === undefined) {
+      byPartition = [];
+      this.queuesByTopic.set(topic, byPartition);
+    }
+    let queue = byPartition[partition];
     if (queue === undefined) {
-      queue = { topic, partition, batches: [], inFlight: false, nextSequence: 0 };
-      this.queuesByKey.set(key, queue);
+      queue = { topic, partition, batches: [], inFlight: 0, inFlightBytes: 0, nextSequence: 0 };
+      byPartition[partition] = queue;
+      this.allQueues.push(queue);
     }
     return queue;
   }
 
   /** Whether partition's open batch has room for `sizeBytes` more. */
   hasOpenBatch(topic: string, partition: number, sizeBytes: number): boolean {
-    const last = this.queuesByKey.get(`${topic}\u0000${partition}`)?.batches.at(-1);
+    const batches = this.queuesByTopic.get(topic)?.[partition]?.batches;
+    const last = batches?.[batches.length - 1];
     return last !== undefined && !last.closed && last.sizeBytes + sizeBytes <= this.batchSizeBytes;
+  }
+
+  /**
+   * Appends a record at once if buffer memory is free; null when the caller must wait for memory
+   * (then use append()). A record larger than the whole buffer is refused.
+   */
+  tryAppend(topic: string, partition: number, record: RecordInput, nowMs: number): AppendResult | null {
+    const sizeBytes = this.checkSize(topic, partition, record);
+    if (!this.tryReserve(sizeBytes + BATCH_OVERHEAD_BYTES)) return null;
+    return this.place(topic, partition, record, sizeBytes, nowMs);
   }
 
   /**
@@ -145,15 +181,24 @@ export class RecordAccumulator {
    * refused; one larger than batchSize gets a batch of its own.
    */
   async append(topic: string, partition: number, record: RecordInput, nowMs: () => number, waitBudgetMs: number): Promise<AppendResult> {
+    const sizeBytes = this.checkSize(topic, partition, record);
+    await this.reserve(sizeBytes + BATCH_OVERHEAD_BYTES, waitBudgetMs);
+    return this.place(topic, partition, record, sizeBytes, nowMs());
+  }
+
+  private checkSize(topic: string, partition: number, record: RecordInput): number {
     const sizeBytes = estimateRecordBytes(record);
     if (sizeBytes + BATCH_OVERHEAD_BYTES > this.bufferMemoryBytes) {
       throw new RunnelError('MESSAGE_TOO_LARGE', `a record of ~${sizeBytes} bytes exceeds bufferMemoryBytes ${this.bufferMemoryBytes}`, { details: { topic, partition } });
     }
-    await this.reserve(sizeBytes + BATCH_OVERHEAD_BYTES, waitBudgetMs);
+    return sizeBytes;
+  }
+
+  private place(topic: string, partition: number, record: RecordInput, sizeBytes: number, nowMs: number): AppendResult {
     const queue = this.queue(topic, partition);
-    let batch = queue.batches.at(-1);
+    let batch = queue.batches[queue.batches.length - 1];
     if (batch === undefined || batch.closed || (batch.records.length > 0 && batch.sizeBytes + sizeBytes > this.batchSizeBytes)) {
-      batch = new ProducerBatch(topic, partition, nowMs());
+      batch = new ProducerBatch(topic, partition, nowMs);
       queue.batches.push(batch);
     } else {
       // Only a new batch pays the header; give back what was reserved for it.
@@ -169,18 +214,26 @@ export class RecordAccumulator {
     return batch.sizeBytes >= this.batchSizeBytes;
   }
 
-  /** Removes a settled head batch and frees its memory. */
-  removeHead(queue: PartitionQueue, batch: ProducerBatch): void {
-    if (queue.batches[0] !== batch) throw new Error(`invariant: ${batch.topic}-${batch.partition} removing a batch that is not the head`);
-    queue.batches.shift();
+  /**
+   * Frees a settled batch's memory. Batches leave the queue from the front only, once settled, so
+   * a batch acknowledged before an earlier one stays (done) until that one settles: the queue's
+   * head is always the partition's oldest unacknowledged batch.
+   */
+  remove(queue: PartitionQueue, batch: ProducerBatch): void {
+    if (!batch.done) throw new Error(`invariant: ${batch.topic}-${batch.partition} removing a batch that is not settled`);
+    if (!queue.batches.includes(batch)) throw new Error(`invariant: ${batch.topic}-${batch.partition} removing a batch that is not queued`);
     this.release(batch.sizeBytes);
+    while (queue.batches[0]?.done === true) queue.batches.shift();
+  }
+
+  private tryReserve(sizeBytes: number): boolean {
+    if (this.bufferedBytes + sizeBytes > this.bufferMemoryBytes || this.memoryWaiters.length > 0) return false;
+    this.bufferedBytes += sizeBytes;
+    return true;
   }
 
   private async reserve(sizeBytes: number, waitBudgetMs: number): Promise<void> {
-    if (this.bufferedBytes + sizeBytes <= this.bufferMemoryBytes && this.memoryWaiters.length === 0) {
-      this.bufferedBytes += sizeBytes;
-      return;
-    }
+    if (this.tryReserve(sizeBytes)) return;
     await new Promise<void>((resolve, reject) => {
       const waiter: MemoryWaiter = {
         sizeBytes,
@@ -201,7 +254,7 @@ export class RecordAccumulator {
   private release(sizeBytes: number): void {
     this.bufferedBytes -= sizeBytes;
     if (this.bufferedBytes < 0) throw new Error('invariant: producer buffered bytes went negative');
-    this.wakeMemoryWaiters();
+    if (this.memoryWaiters.length > 0) this.wakeMemoryWaiters();
   }
 
   private wakeMemoryWaiters(): void {

@@ -88,6 +88,33 @@ describe('ReplicaManager, one broker', () => {
     expect(stamped.header.partitionLeaderEpoch).toBe(3);
   });
 
+  it('the periodic checkpoint pass persists the high watermark of every partition, one at a time', async () => {
+    logDir = await tempDir();
+    const m = new ReplicaManager({
+      brokerId: 1,
+      logDir,
+      logger: quietLogger(),
+      alterPartition: { alterPartition: () => Promise.resolve({ ok: false, codeName: 'OPERATION_NOT_ATTEMPTED' }) },
+      highWatermarkCheckpointIntervalMs: 20,
+    });
+    manager = m;
+    const spec = { replicas: [1], isr: [1], leader: 1, leaderEpoch: 1 };
+    await m.applyMetadata(buildImage({ brokers: [1], partitions: [spec, spec, spec] }));
+    for (const partition of [0, 1, 2]) {
+      const values = Array.from({ length: partition + 1 }, (_, i) => `p${partition}-${i}`);
+      expect(part(await m.produce(produceRequest(-1, batch(values), partition))).errorCode).toBe(ErrorCode.NONE);
+    }
+    const checkpointed = (partition: number): number | undefined => m.partitionLog(TOPIC, partition)?.readHighWatermark();
+    await waitFor(() => [0, 1, 2].every((p) => checkpointed(p) === p + 1), 'every high watermark checkpointed');
+    // On disk, not only in memory: a fresh manager over the same directory starts from them.
+    await m.close();
+    manager = undefined;
+    const reopened = new ReplicaManager({ brokerId: 1, logDir, logger: quietLogger(), alterPartition: { alterPartition: () => Promise.resolve({ ok: false, codeName: 'OPERATION_NOT_ATTEMPTED' }) } });
+    manager = reopened;
+    await reopened.applyMetadata(buildImage({ brokers: [1], partitions: [spec, spec, spec] }));
+    expect([0, 1, 2].map((p) => reopened.partitionLog(TOPIC, p)?.readHighWatermark())).toEqual([1, 2, 3]);
+  });
+
   it('refuses a batch with a bad CRC and appends nothing of the request', async () => {
     const m = await single();
     const good = batch(['ok']);

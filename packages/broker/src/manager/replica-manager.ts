@@ -160,6 +160,7 @@ export class ReplicaManager {
   private nextProduceRequestId = 1;
   private readonly timers: NodeJS.Timeout[] = [];
   private retentionPass: Promise<RetentionPassResult> | undefined;
+  private checkpointPass: Promise<void> | undefined;
   private closed = false;
 
   constructor(options: ReplicaManagerOptions) {
@@ -172,7 +173,7 @@ export class ReplicaManager {
     const tickMs = options.tickMs ?? DEFAULTS.tickMs;
     if (tickMs > 0) this.timers.push(setInterval(() => this.tick(), tickMs).unref());
     const checkpointMs = options.highWatermarkCheckpointIntervalMs ?? DEFAULTS.highWatermarkCheckpointIntervalMs;
-    if (checkpointMs > 0) this.timers.push(setInterval(() => this.checkpointHighWatermarks(), checkpointMs).unref());
+    if (checkpointMs > 0) this.timers.push(setInterval(() => this.checkpointHighWatermarksGradually(), checkpointMs).unref());
     const retentionMs = options.retentionCheckIntervalMs ?? DEFAULTS.retentionCheckIntervalMs;
     // enforceRetention never rejects; a pass still running when the next fires is joined, not doubled.
     if (retentionMs > 0) this.timers.push(setInterval(() => void this.enforceRetention(), retentionMs).unref());
@@ -409,17 +410,42 @@ export class ReplicaManager {
    * Under the 'lazy' policy this is also when logs get flushed: nothing else fsyncs them.
    */
   checkpointHighWatermarks(): void {
-    for (const hosted of this.partitions.values()) {
-      if (this.flushPolicy === 'lazy' && hosted.log.flushedOffset < hosted.log.logEndOffset) {
-        hosted.log.flush().catch((err: unknown) => this.log.error({ err, topic: hosted.topic, partition: hosted.partition }, 'background flush failed'));
+    for (const hosted of this.partitions.values()) this.checkpointHighWatermark(hosted);
+  }
+
+  /**
+   * The periodic checkpoint pass. A checkpoint is synchronous file work with two fsyncs (file and
+   * directory), which under disk load take milliseconds each; done for every partition in one go it
+   * stalled produce and fetch for all of them at once (measured ~8-13 ms per 5 s pass at 3-4
+   * partitions on a busy disk). So partitions go one at a time with a yield to the event loop between
+   * them, like the retention pass; a pass still running when the next is due is not doubled.
+   */
+  private checkpointHighWatermarksGradually(): void {
+    if (this.checkpointPass !== undefined) return;
+    this.checkpointPass = (async () => {
+      for (const hosted of [...this.partitions.values()]) {
+        if (this.closed) return;
+        if (!hosted.open) continue;
+        this.checkpointHighWatermark(hosted);
+        await new Promise<void>((resolve) => setImmediate(resolve));
       }
-      if (!hosted.highWatermarkDirty) continue;
-      hosted.highWatermarkDirty = false;
-      try {
-        hosted.log.checkpointHighWatermark(Math.min(hosted.state.highWatermark, hosted.log.logEndOffset));
-      } catch (err) {
-        this.log.error({ err, topic: hosted.topic, partition: hosted.partition }, 'high watermark checkpoint failed');
-      }
+    })()
+      .catch((err: unknown) => this.log.error({ err }, 'high watermark checkpoint pass failed'))
+      .finally(() => {
+        this.checkpointPass = undefined;
+      });
+  }
+
+  private checkpointHighWatermark(hosted: HostedPartition): void {
+    if (this.flushPolicy === 'lazy' && hosted.log.flushedOffset < hosted.log.logEndOffset) {
+      hosted.log.flush().catch((err: unknown) => this.log.error({ err, topic: hosted.topic, partition: hosted.partition }, 'background flush failed'));
+    }
+    if (!hosted.highWatermarkDirty) return;
+    hosted.highWatermarkDirty = false;
+    try {
+      hosted.log.checkpointHighWatermark(Math.min(hosted.state.highWatermark, hosted.log.logEndOffset));
+    } catch (err) {
+      this.log.error({ err, topic: hosted.topic, partition: hosted.partition }, 'high watermark checkpoint failed');
     }
   }
 
@@ -814,6 +840,7 @@ export class ReplicaManager {
     await this.metadataChain;
     // A running pass stops at its next partition once closed is set; the logs must outlive it.
     await this.retentionPass;
+    await this.checkpointPass;
     const fetchers = [...this.fetchers.values()];
     this.fetchers.clear();
     await Promise.all(fetchers.map((fetcher) => fetcher.stop()));

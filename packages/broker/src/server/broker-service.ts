@@ -78,9 +78,18 @@ export function brokerServiceHandlers(options: BrokerServiceOptions): BrokerServ
     produce: (call, callback) => serve('Produce', call.request, produceRequestProblem, callback, (request) => manager.produce(request)),
     fetch: (call, callback) => {
       // A client that hangs up ends its long poll at once instead of holding a waiter for max_wait_ms.
+      // grpc-js also emits 'cancelled' when an answered call's stream closes: aborting then would
+      // build a DOMException (stack trace included) for every replica and consumer fetch for nothing.
       const abort = new AbortController();
-      call.on('cancelled', () => abort.abort());
-      serve('Fetch', call.request, fetchRequestProblem, callback, (request) => manager.fetch(request, abort.signal));
+      let answered = false;
+      call.on('cancelled', () => {
+        if (!answered) abort.abort();
+      });
+      const answer: typeof callback = (error, value) => {
+        answered = true;
+        callback(error, value);
+      };
+      serve('Fetch', call.request, fetchRequestProblem, answer, (request) => manager.fetch(request, abort.signal));
     },
     listOffsets: (call, callback) => serve('ListOffsets', call.request, listOffsetsRequestProblem, callback, (request) => manager.listOffsets(request)),
     offsetsForLeaderEpoch: (call, callback) =>

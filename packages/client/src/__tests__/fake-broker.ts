@@ -3,9 +3,13 @@
 // leader; non-leaders answer NOT_LEADER_OR_FOLLOWER with the current leader, so clients must route
 // by metadata. Logs hold RecordBatch v2 bytes stamped with offsets like a real leader's. Tests
 // inject errors, move leaders and drop log prefixes to exercise the client's recovery paths.
+// Idempotent batches are checked like the real broker does (docs: notes/api2.md): per producer id,
+// its epoch and its last 5 batches; a retry of one of them is answered with its original offsets;
+// a gap or a new epoch not starting at 0 is OUT_OF_ORDER_SEQUENCE_NUMBER; an older epoch is
+// INVALID_PRODUCER_EPOCH; one refused batch refuses the partition's whole request data.
 
 import * as grpc from '@grpc/grpc-js';
-import { BROKER_SERVICE, ErrorCode, decodeRecordBatch, iterateBatches, serverOptions, stampBatch } from '@runnel/protocol';
+import { BROKER_SERVICE, ErrorCode, decodeRecordBatch, errorInfo, iterateBatches, serverOptions, stampBatch } from '@runnel/protocol';
 import type { BrokerServiceHandlers, DecodedRecord, ErrorCodeName, FetchPartitionResponse, MetadataResponse, ProducePartitionResponse } from '@runnel/protocol';
 
 interface StoredBatch {
@@ -14,12 +18,22 @@ interface StoredBatch {
   bytes: Buffer;
 }
 
-interface ProducerState {
-  /** Base sequence and offset of the last appended batch, to answer a duplicate with its offset. */
-  lastBaseSequence: number;
-  lastBaseOffset: number;
-  nextSequence: number;
+/** What the fake remembers of one appended idempotent batch. */
+interface CachedBatch {
+  firstSeq: number;
+  lastSeq: number;
+  baseOffset: number;
 }
+
+/** Per producer id: its epoch and its last PRODUCER_BATCHES_RETAINED batches, oldest first. */
+export interface ProducerState {
+  epoch: number;
+  batches: CachedBatch[];
+}
+
+/** Batches per producer the broker remembers for duplicate detection (Kafka's 5). */
+const PRODUCER_BATCHES_RETAINED = 5;
+const SEQUENCE_MODULUS = 2 ** 31;
 
 /** One partition's replica set and log. */
 export interface FakePartition {
@@ -38,6 +52,8 @@ export interface ProduceCall {
   brokerId: number;
   acks: number;
   partitions: Array<{ topic: string; partition: number; records: Buffer }>;
+  /** Error code name per partition entry, in order, once answered ('NONE' for success). */
+  answers: string[];
 }
 
 /** A Fetch request as the fake received it. */
@@ -80,6 +96,8 @@ export class FakeCluster {
   private readonly injected: InjectedError[] = [];
   private readonly appendWaiters = new Set<() => void>();
   private nextProducerId = 1000;
+  /** While set, produce requests are processed on arrival but answered only at releaseProduces(). */
+  private heldAnswers: Array<() => void> | null = null;
 
   private constructor() {}
 
@@ -104,6 +122,7 @@ export class FakeCluster {
 
   /** Stops every server now (in-flight long polls are cut). */
   async stop(): Promise<void> {
+    this.releaseProduces();
     for (const waiter of this.appendWaiters) waiter();
     await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.server.tryShutdown(() => resolve()))));
     for (const s of this.servers) s.server.forceShutdown();
@@ -148,6 +167,26 @@ export class FakeCluster {
     this.injected.push({ topic, partition, codeName, remaining: count, afterAppend: options.afterAppend ?? false });
   }
 
+  /**
+   * From now on produce requests are processed (appended or refused) as they arrive, but their
+   * answers are held until releaseProduces(): the client sees several requests on the wire at once.
+   */
+  holdProduces(): void {
+    this.heldAnswers ??= [];
+  }
+
+  /** Sends the held answers in arrival order and stops holding. */
+  releaseProduces(): void {
+    const held = this.heldAnswers ?? [];
+    this.heldAnswers = null;
+    for (const answer of held) answer();
+  }
+
+  /** Produce requests whose answers are held now. */
+  get heldProduceCount(): number {
+    return this.heldAnswers?.length ?? 0;
+  }
+
   /** Drops whole batches below `offset` (retention), moving the log start offset. */
   deleteRecordsBefore(topic: string, partition: number, offset: number): void {
     const p = this.partition(topic, partition);
@@ -174,30 +213,58 @@ export class FakeCluster {
     return found.codeName;
   }
 
-  /** Validates, deduplicates and stamps; returns the base offset or an error code name. */
+  /**
+   * Validates, checks sequences and stamps; returns the base offset or an error code name. All or
+   * nothing: when one batch is refused, none of `records` is appended. A batch that repeats one of
+   * its producer's last 5 is not appended again; its original base offset is answered instead.
+   */
   private appendBatches(p: FakePartition, records: Buffer): number | ErrorCodeName {
-    let firstBaseOffset = -1;
+    const planned: Array<{ position: number; sizeBytes: number; producerId: number; lastOffsetDelta: number; duplicateOf: number | null; firstSeq: number; lastSeq: number; epoch: number }> = [];
+    // Scratch copies so that later batches of the request are checked against the earlier ones.
+    const scratch = new Map<number, ProducerState>();
     for (const entry of iterateBatches(records)) {
       if (entry.kind !== 'batch') return 'CORRUPT_MESSAGE';
       const header = entry.header;
+      const item = { position: entry.position, sizeBytes: entry.sizeBytes, producerId: header.producerId, lastOffsetDelta: header.lastOffsetDelta, duplicateOf: null as number | null, firstSeq: header.baseSequence, lastSeq: (header.baseSequence + header.lastOffsetDelta) % SEQUENCE_MODULUS, epoch: header.producerEpoch };
       if (header.producerId >= 0) {
-        const state = p.producers.get(header.producerId);
-        if (state !== undefined && header.baseSequence === state.lastBaseSequence) {
-          // A retry of the last batch: answer with its original offset, append nothing (Kafka's rule).
-          if (firstBaseOffset < 0) firstBaseOffset = state.lastBaseOffset;
-          continue;
+        const known = scratch.get(header.producerId) ?? p.producers.get(header.producerId);
+        const state: ProducerState = known === undefined ? { epoch: header.producerEpoch, batches: [] } : { epoch: known.epoch, batches: [...known.batches] };
+        if (known !== undefined && header.producerEpoch < known.epoch) return 'INVALID_PRODUCER_EPOCH';
+        if (known === undefined || header.producerEpoch > known.epoch) {
+          if (item.firstSeq !== 0) return 'OUT_OF_ORDER_SEQUENCE_NUMBER';
+          state.epoch = header.producerEpoch;
+          state.batches = [];
+        } else {
+          const original = state.batches.find((b) => b.firstSeq === item.firstSeq && b.lastSeq === item.lastSeq);
+          if (original !== undefined) {
+            item.duplicateOf = original.baseOffset;
+          } else {
+            const last = state.batches[state.batches.length - 1];
+            const expected = last === undefined ? 0 : (last.lastSeq + 1) % SEQUENCE_MODULUS;
+            if (item.firstSeq !== expected) return 'OUT_OF_ORDER_SEQUENCE_NUMBER';
+          }
         }
-        const expected = state?.nextSequence ?? 0;
-        if (header.baseSequence !== expected) return 'OUT_OF_ORDER_SEQUENCE_NUMBER';
+        if (item.duplicateOf === null) state.batches = [...state.batches, { firstSeq: item.firstSeq, lastSeq: item.lastSeq, baseOffset: -1 }].slice(-PRODUCER_BATCHES_RETAINED);
+        scratch.set(header.producerId, state);
       }
-      const bytes = Buffer.from(records.subarray(entry.position, entry.position + entry.sizeBytes));
+      planned.push(item);
+    }
+    let firstBaseOffset = -1;
+    for (const item of planned) {
+      if (item.duplicateOf !== null) {
+        if (firstBaseOffset < 0) firstBaseOffset = item.duplicateOf;
+        continue;
+      }
+      const bytes = Buffer.from(records.subarray(item.position, item.position + item.sizeBytes));
       const baseOffset = p.logEndOffset;
       stampBatch(bytes, 0, baseOffset, p.leaderEpoch);
-      const lastOffset = baseOffset + header.lastOffsetDelta;
+      const lastOffset = baseOffset + item.lastOffsetDelta;
       p.batches.push({ baseOffset, lastOffset, bytes });
       p.logEndOffset = lastOffset + 1;
-      if (header.producerId >= 0) {
-        p.producers.set(header.producerId, { lastBaseSequence: header.baseSequence, lastBaseOffset: baseOffset, nextSequence: header.baseSequence + header.recordCount });
+      if (item.producerId >= 0) {
+        const known = p.producers.get(item.producerId);
+        const kept = known === undefined || known.epoch !== item.epoch ? [] : known.batches;
+        p.producers.set(item.producerId, { epoch: item.epoch, batches: [...kept, { firstSeq: item.firstSeq, lastSeq: item.lastSeq, baseOffset }].slice(-PRODUCER_BATCHES_RETAINED) });
       }
       if (firstBaseOffset < 0) firstBaseOffset = baseOffset;
     }
@@ -242,12 +309,14 @@ export class FakeCluster {
         });
       },
       produce: (call, callback) => {
-        this.produceCalls.push({
+        const produceCall: ProduceCall = {
           brokerId,
           acks: call.request.acks,
           partitions: call.request.topics.flatMap((t) => t.partitions.map((p) => ({ topic: t.name, partition: p.partition, records: Buffer.from(p.records) }))),
-        });
-        callback(null, {
+          answers: [],
+        };
+        this.produceCalls.push(produceCall);
+        const response = {
           topics: call.request.topics.map((t) => ({
             name: t.name,
             partitions: t.partitions.map((data): ProducePartitionResponse => {
@@ -265,7 +334,13 @@ export class FakeCluster {
               return { ...base, errorCode: 0, baseOffset: result, logStartOffset: p.logStartOffset };
             }),
           })),
-        });
+        };
+        const answer = (): void => {
+          for (const t of response.topics) for (const p of t.partitions) produceCall.answers.push(p.errorCode === 0 ? 'NONE' : errorInfo(p.errorCode).name);
+          callback(null, response);
+        };
+        if (this.heldAnswers !== null) this.heldAnswers.push(answer);
+        else answer();
       },
       fetch: (call, callback) => {
         const request = call.request;
