@@ -6,6 +6,7 @@ import { DEFAULT_QUORUM_BENCH, formatQuorumBench, runQuorumBench } from './bench
 import { CliError, isExpectedError } from './errors.js';
 import { describeQuorum, formatDescription } from './quorum-describe.js';
 import { brokerList, registerClientCommands, stdinLines } from './client-commands.js';
+import { registerGroupCommands } from './group-commands.js';
 import { clusterStatus, formatClusterStatus } from './cluster-status.js';
 import { Runnel } from '@runnel/client';
 
@@ -50,6 +51,9 @@ interface ServerStartOptions {
   autoLeaderRebalanceEnable?: string;
   leaderImbalanceCheckIntervalSeconds?: string;
   uncleanLeaderElectionEnable?: string;
+  offsetsTopicNumPartitions?: string;
+  offsetsTopicReplicationFactor?: string;
+  groupConsumerHeartbeatIntervalMs?: string;
 }
 
 export function createProgram(io: CliIo = defaultIo): Command {
@@ -100,6 +104,9 @@ export function createProgram(io: CliIo = defaultIo): Command {
     .option('--auto-leader-rebalance-enable <bool>', 'give leadership back to preferred replicas once in sync (auto.leader.rebalance.enable, default true)')
     .option('--leader-imbalance-check-interval-seconds <s>', 'how often the controller does that (leader.imbalance.check.interval.seconds, default 30)')
     .option('--unclean-leader-election-enable <bool>', 'elect an out-of-sync replica when no ISR member is left, losing data (unclean.leader.election.enable, default false)')
+    .option('--offsets-topic-num-partitions <n>', 'partitions of __consumer_offsets (offsets.topic.num.partitions, default 16)')
+    .option('--offsets-topic-replication-factor <n>', 'replication factor of __consumer_offsets (offsets.topic.replication.factor, default 3)')
+    .option('--group-consumer-heartbeat-interval-ms <ms>', 'how often group members heartbeat (group.consumer.heartbeat.interval.ms, default 1000)')
     .action(async (options: ServerStartOptions) => {
       const flags: ConfigFlags = {
         nodeId: options.nodeId,
@@ -122,6 +129,9 @@ export function createProgram(io: CliIo = defaultIo): Command {
         autoLeaderRebalanceEnable: options.autoLeaderRebalanceEnable,
         leaderImbalanceCheckIntervalMs: options.leaderImbalanceCheckIntervalSeconds,
         uncleanLeaderElectionEnable: options.uncleanLeaderElectionEnable,
+        offsetsTopicNumPartitions: options.offsetsTopicNumPartitions,
+        offsetsTopicReplicationFactor: options.offsetsTopicReplicationFactor,
+        groupConsumerHeartbeatIntervalMs: options.groupConsumerHeartbeatIntervalMs,
       };
       const exitCode = await runServer({ flags, env: io.env, configFile: options.config ?? io.env['RUNNEL_CONFIG'] });
       // gRPC and LevelDB are closed by now; exiting explicitly keeps a stray handle from hanging the process.
@@ -205,6 +215,7 @@ export function createProgram(io: CliIo = defaultIo): Command {
     });
 
   registerClientCommands(program, { out: io.out, err: io.err, inputLines: stdinLines });
+  registerGroupCommands(program, { out: io.out, err: io.err });
 
   return program;
 }

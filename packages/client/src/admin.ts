@@ -3,6 +3,9 @@
 
 import { RunnelError } from '@runnel/protocol';
 import type { Cluster, PartitionInfo } from './cluster.js';
+import { GroupAdmin } from './group/group-admin.js';
+import type { GroupDetails, GroupOverview, ResetPlanEntry, ResetSpec } from './group/group-admin.js';
+import { GrpcGroupTransport } from './group/group-transport.js';
 
 /** A topic to create. */
 export interface TopicSpec {
@@ -231,6 +234,54 @@ export class Admin {
         },
       },
     );
+  }
+
+  private groupAdmin(): { admin: GroupAdmin; close: () => void } {
+    const transport = new GrpcGroupTransport(this.cluster);
+    return { admin: new GroupAdmin(this.cluster, transport), close: () => transport.close() };
+  }
+
+  /** Every consumer group of the cluster (each broker coordinates some), sorted by id. */
+  async listGroups(): Promise<GroupOverview[]> {
+    const { admin, close } = this.groupAdmin();
+    try {
+      return await admin.listGroups();
+    } finally {
+      close();
+    }
+  }
+
+  /** A group's members and, per partition, committed offset, high watermark, lag and owner. */
+  async describeGroup(groupId: string): Promise<GroupDetails> {
+    const { admin, close } = this.groupAdmin();
+    try {
+      return await admin.describeGroup(groupId);
+    } finally {
+      close();
+    }
+  }
+
+  /** Deletes groups that have no active members, with their committed offsets (NON_EMPTY_GROUP otherwise). */
+  async deleteGroups(groupIds: string[]): Promise<void> {
+    const { admin, close } = this.groupAdmin();
+    try {
+      await admin.deleteGroups(groupIds);
+    } finally {
+      close();
+    }
+  }
+
+  /**
+   * Moves a group's committed offsets for one topic (earliest, latest, by time, to an offset, shift
+   * by N; clamped to the log). Only for a group without active members; `dryRun` only computes.
+   */
+  async resetOffsets(options: { groupId: string; topic: string; partitions?: number[]; spec: ResetSpec; dryRun?: boolean }): Promise<ResetPlanEntry[]> {
+    const { admin, close } = this.groupAdmin();
+    try {
+      return await admin.resetOffsets(options);
+    } finally {
+      close();
+    }
   }
 
   /** Cluster id, active controller and brokers. */

@@ -1,6 +1,8 @@
-// A consumer of explicitly assigned partitions (groups come later). One fetch loop long-polls the
-// leaders of the assigned partitions, decodes whole batches, drops records below the requested
-// offset, and fills a bounded buffer that run() handlers or `for await` drain in order.
+// A consumer of partitions, assigned by hand (assign) or by a consumer group (subscribe with a
+// groupId). One fetch loop long-polls the leaders of the assigned partitions, decodes whole batches,
+// drops records below the requested offset, and fills a bounded buffer that run() handlers or
+// `for await` drain in order. In a group, what a handler finished is what gets committed, and a
+// revoked partition is handed back only after its handler returned (group/group-session.ts).
 
 import { EventEmitter } from 'node:events';
 import { RunnelError, decodeRecordBatch, iterateBatches } from '@runnel/protocol';
@@ -8,11 +10,29 @@ import type { DecodedRecord } from '@runnel/protocol';
 import type { Cluster } from './cluster.js';
 import { Notifier } from './notifier.js';
 import { asRunnelError, backoffMs } from './retry.js';
+import { GroupSession } from './group/group-session.js';
+import type { GroupConsumerHost } from './group/group-session.js';
+import { GrpcGroupTransport } from './group/group-transport.js';
+import type { TopicPartition } from './group/membership.js';
 
 /** Consumer settings. */
 export interface ConsumerOptions {
-  /** Accepted for KafkaJS compatibility; group membership is not implemented yet, use assign(). */
+  /** Joins this consumer group on subscribe(): the coordinator assigns partitions and keeps the committed offsets. */
   groupId?: string;
+  /** In a group: where a partition without a committed offset starts (true: the beginning). Default false (autoOffsetReset). */
+  fromBeginning?: boolean;
+  /** In a group: commit what handlers finished every autoCommitIntervalMs, on revocation and on close. Default true. */
+  autoCommit?: boolean;
+  /** Default 5 000 ms. */
+  autoCommitIntervalMs?: number;
+  /** In a group: a member silent this long loses its partitions to the others. Default 10 000 ms. */
+  sessionTimeoutMs?: number;
+  /** In a group: how long this member may take to give back a revoked partition. Default 60 000 ms. */
+  rebalanceTimeoutMs?: number;
+  /** In a group: called, and awaited, before revoked partitions are committed and handed over. */
+  onPartitionsRevoked?: (partitions: TopicPartition[]) => Promise<void> | void;
+  /** In a group: called once newly assigned partitions start fetching. */
+  onPartitionsAssigned?: (partitions: TopicPartition[]) => Promise<void> | void;
   /** Long-poll bound of one fetch. Default 500 ms. */
   maxWaitMs?: number;
   /** The broker answers once this many bytes are available (or maxWaitMs passed). Default 1. */
@@ -100,6 +120,9 @@ const DEFAULTS = {
   maxBytesPerPartition: 1024 * 1024,
   maxBufferedMessages: 10_000,
   retryTimeoutMs: 120_000,
+  autoCommitIntervalMs: 5_000,
+  sessionTimeoutMs: 10_000,
+  rebalanceTimeoutMs: 60_000,
 };
 
 function partitionKey(topic: string, partition: number): string {
@@ -134,11 +157,16 @@ export class Consumer extends EventEmitter {
   private abort = new AbortController();
   /** The error that stopped the consumer, if any. */
   crashError: Error | null = null;
+  private readonly options: ConsumerOptions;
+  private group: { session: GroupSession; transport: GrpcGroupTransport } | undefined;
+  /** The partition whose message (or batch) a handler is processing, and when it is done. */
+  private delivering: { key: string; done: Promise<void> } | undefined;
 
   /** @internal Use `runnel.consumer()`. */
   constructor(cluster: Cluster, options: ConsumerOptions = {}) {
     super();
     this.cluster = cluster;
+    this.options = options;
     this.maxWaitMs = options.maxWaitMs ?? DEFAULTS.maxWaitMs;
     this.minBytes = options.minBytes ?? DEFAULTS.minBytes;
     this.maxBytes = options.maxBytes ?? DEFAULTS.maxBytes;
@@ -150,6 +178,81 @@ export class Consumer extends EventEmitter {
       if (!Number.isInteger(value) || value < 0 || (name !== 'maxWaitMs' && value === 0)) throw new RangeError(`${name} must be a positive integer, got ${value}`);
     }
     if (this.autoOffsetReset !== 'earliest' && this.autoOffsetReset !== 'latest') throw new RangeError(`autoOffsetReset must be 'earliest' or 'latest'`);
+    for (const name of ['autoCommitIntervalMs', 'sessionTimeoutMs', 'rebalanceTimeoutMs'] as const) {
+      const value = options[name];
+      if (value !== undefined && !(Number.isInteger(value) && value > 0)) throw new RangeError(`${name} must be a positive integer, got ${value}`);
+    }
+    if (options.groupId !== undefined && (typeof options.groupId !== 'string' || options.groupId === '')) throw new RangeError('groupId must be a non-empty string');
+  }
+
+  /**
+   * Joins the consumer group (the `groupId` option) with these topics: names, or RegExps matched
+   * against every topic (also topics created later). The coordinator assigns partitions; each starts
+   * at the group's committed offset, or per `fromBeginning` / autoOffsetReset when none.
+   */
+  subscribe(subscription: { topics: Array<string | RegExp>; fromBeginning?: boolean }): void {
+    const groupId = this.options.groupId;
+    if (groupId === undefined) throw new RangeError('subscribe() needs the groupId option; without a group, use assign()');
+    if (this.group === undefined) {
+      const transport = new GrpcGroupTransport(this.cluster);
+      const host: GroupConsumerHost = {
+        addPartitions: (partitions) => this.addPartitions(partitions, subscription.fromBeginning ?? this.options.fromBeginning === true),
+        removePartitions: (partitions) => this.removePartitions(partitions),
+        fail: (error) => this.crash(error),
+        emit: (event, payload) => {
+          this.emit(event, payload);
+        },
+      };
+      const session = new GroupSession(this.cluster, transport, host, {
+        groupId,
+        clientId: this.cluster.options.clientId,
+        sessionTimeoutMs: this.options.sessionTimeoutMs ?? DEFAULTS.sessionTimeoutMs,
+        rebalanceTimeoutMs: this.options.rebalanceTimeoutMs ?? DEFAULTS.rebalanceTimeoutMs,
+        autoCommit: this.options.autoCommit ?? true,
+        autoCommitIntervalMs: this.options.autoCommitIntervalMs ?? DEFAULTS.autoCommitIntervalMs,
+        ...(this.options.onPartitionsRevoked === undefined ? {} : { onPartitionsRevoked: this.options.onPartitionsRevoked }),
+        ...(this.options.onPartitionsAssigned === undefined ? {} : { onPartitionsAssigned: this.options.onPartitionsAssigned }),
+      });
+      this.group = { session, transport };
+    }
+    this.group.session.subscribe({ topics: subscription.topics });
+  }
+
+  /**
+   * Commits offsets to the group: the given ones (the next offset to read, as in Kafka), or by
+   * default everything handlers have finished. Needs a group.
+   */
+  async commitOffsets(offsets?: Array<{ topic: string; partition: number; offset: number | string }>): Promise<void> {
+    if (this.group === undefined) throw new RangeError('commitOffsets() needs a group: give groupId and subscribe()');
+    await this.group.session.commitOffsets(offsets?.map((o) => ({ topic: o.topic, partition: o.partition, offset: Number(o.offset) })));
+  }
+
+  /** The member id the group coordinator gave this consumer ('' before joining or without a group). */
+  get memberId(): string {
+    return this.group?.session.member.memberId ?? '';
+  }
+
+  private addPartitions(partitions: Array<TopicPartition & { offset?: number }>, fromBeginning: boolean): void {
+    const reset = fromBeginning ? 'earliest' : this.autoOffsetReset;
+    for (const p of partitions) {
+      const key = partitionKey(p.topic, p.partition);
+      if (this.partitions.has(key)) continue;
+      this.partitions.set(key, newPartitionState(p.topic, p.partition, p.offset ?? -1, reset));
+    }
+    this.dataArrived.notify();
+  }
+
+  /** Stops fetching `partitions`, drops what is buffered of them, and waits for a handler still on one. */
+  private async removePartitions(partitions: readonly TopicPartition[]): Promise<void> {
+    const keys = new Set(partitions.map((p) => partitionKey(p.topic, p.partition)));
+    for (const key of keys) {
+      const state = this.partitions.get(key);
+      if (state === undefined) continue;
+      this.dropBuffered(state);
+      this.partitions.delete(key);
+    }
+    const current = this.delivering;
+    if (current !== undefined && keys.has(current.key)) await current.done;
   }
 
   /** Discovers the cluster. */
@@ -162,25 +265,14 @@ export class Consumer extends EventEmitter {
    * `fromBeginning`, otherwise where autoOffsetReset says.
    */
   assign(assignments: TopicPartitionOffset[], options: { fromBeginning?: boolean } = {}): void {
+    if (this.group !== undefined) throw new RangeError('assign() cannot be used by a consumer that subscribed to a group');
     const reset = options.fromBeginning === true ? 'earliest' : this.autoOffsetReset;
     this.partitions.clear();
     this.buffer = [];
     for (const a of assignments) {
       if (!(Number.isInteger(a.partition) && a.partition >= 0)) throw new RangeError(`partition must be a non-negative integer, got ${a.partition}`);
       if (a.offset !== undefined && !(Number.isInteger(a.offset) && a.offset >= 0)) throw new RangeError(`offset must be a non-negative integer, got ${a.offset}`);
-      this.partitions.set(partitionKey(a.topic, a.partition), {
-        topic: a.topic,
-        partition: a.partition,
-        fetchOffset: a.offset ?? -1,
-        reset,
-        paused: false,
-        generation: 0,
-        retryAtMs: 0,
-        attempts: 0,
-        highWatermark: -1,
-        failingSinceMs: -1,
-        lastError: null,
-      });
+      this.partitions.set(partitionKey(a.topic, a.partition), newPartitionState(a.topic, a.partition, a.offset ?? -1, reset));
     }
     this.dataArrived.notify();
   }
@@ -269,16 +361,39 @@ export class Consumer extends EventEmitter {
         const messages = this.buffer.splice(0, count);
         this.spaceFreed.notify();
         const state = this.partitions.get(partitionKey(first.topic, first.partition));
-        await options.eachBatch({ batch: { topic: first.topic, partition: first.partition, highWatermark: state?.highWatermark ?? -1, messages } });
+        const last = messages[messages.length - 1] as ConsumedMessage;
+        await this.handle(first, last.offset + 1, () => options.eachBatch?.({ batch: { topic: first.topic, partition: first.partition, highWatermark: state?.highWatermark ?? -1, messages } }));
       } else if (options.eachMessage !== undefined) {
         this.buffer.shift();
         this.spaceFreed.notify();
-        await options.eachMessage({ topic: first.topic, partition: first.partition, message: first });
+        await this.handle(first, first.offset + 1, () => options.eachMessage?.({ topic: first.topic, partition: first.partition, message: first }));
       }
     }
   }
 
-  /** Reads messages with `for await`; the loop ends when the consumer is stopped. */
+  /**
+   * Runs one handler call for `message`'s partition; while it runs, a revocation of that partition
+   * waits for it. Once it returns, messages below `nextOffset` count as processed (committable).
+   */
+  private async handle(message: ConsumedMessage, nextOffset: number, run: () => Promise<void> | undefined): Promise<void> {
+    const key = partitionKey(message.topic, message.partition);
+    let finish: () => void = () => undefined;
+    this.delivering = { key, done: new Promise<void>((resolve) => (finish = resolve)) };
+    try {
+      await run();
+      // Also when a revocation is waiting for this handler: it commits only after we return. (The
+      // session ignores partitions it lost: another member may own them already.)
+      this.group?.session.markProcessed(message.topic, message.partition, nextOffset);
+    } finally {
+      this.delivering = undefined;
+      finish();
+    }
+  }
+
+  /**
+   * Reads messages with `for await`; the loop ends when the consumer is stopped. A message counts
+   * as processed (committable in a group) when the loop asks for the next one.
+   */
   async *[Symbol.asyncIterator](): AsyncGenerator<ConsumedMessage, void, undefined> {
     this.start();
     while (this.running) {
@@ -288,7 +403,16 @@ export class Consumer extends EventEmitter {
         continue;
       }
       this.spaceFreed.notify();
-      yield message;
+      const key = partitionKey(message.topic, message.partition);
+      let finish: () => void = () => undefined;
+      this.delivering = { key, done: new Promise<void>((resolve) => (finish = resolve)) };
+      try {
+        yield message;
+        this.group?.session.markProcessed(message.topic, message.partition, message.offset + 1);
+      } finally {
+        this.delivering = undefined;
+        finish();
+      }
     }
     if (this.crashError !== null) throw this.crashError;
   }
@@ -323,9 +447,26 @@ export class Consumer extends EventEmitter {
     this.deliveryLoop = null;
   }
 
-  /** Stops the consumer. Channels belong to the Runnel instance. */
-  async disconnect(): Promise<void> {
+  /**
+   * Stops the consumer. In a group it first finishes the handler in flight, commits what was
+   * processed (with autoCommit) and leaves the group, so its partitions move to the other members
+   * at once. Channels belong to the Runnel instance.
+   */
+  async close(): Promise<void> {
+    const group = this.group;
+    if (group !== undefined) {
+      try {
+        await group.session.close();
+      } finally {
+        group.transport.close();
+      }
+    }
     await this.stop();
+  }
+
+  /** The same as close(), named as in KafkaJS. */
+  async disconnect(): Promise<void> {
+    await this.close();
   }
 
   private async fetchForever(): Promise<void> {
@@ -566,4 +707,20 @@ function indexResults<P extends { partition: number }>(topics: ReadonlyArray<{ n
   const out = new Map<string, P>();
   for (const topic of topics) for (const p of topic.partitions) out.set(partitionKey(topic.name, p.partition), p);
   return out;
+}
+
+function newPartitionState(topic: string, partition: number, fetchOffset: number, reset: 'earliest' | 'latest'): PartitionState {
+  return {
+    topic,
+    partition,
+    fetchOffset,
+    reset,
+    paused: false,
+    generation: 0,
+    retryAtMs: 0,
+    attempts: 0,
+    highWatermark: -1,
+    failingSinceMs: -1,
+    lastError: null,
+  };
 }

@@ -14,4 +14,8 @@ export type { ResolvedRetryOptions, RetryCallOptions, RetryContext, RetryOptions
 export { SILENT_LOGGER, SYSTEM_CLOCK } from './logger.js';
 export type { Clock, Logger } from './logger.js';
 export type { BrokerNode, PartitionInfo, TopicInfo } from './cluster.js';
+export type { GroupDetails, GroupOverview, GroupPartitionLag, ResetPlanEntry, ResetSpec } from './group/group-admin.js';
+export type { TopicPartition } from './group/membership.js';
+export { BUFFER_SERDE, STRING_SERDE, SerdeRegistry, Serdes, encodeHeaders, jsonSerde } from './serde.js';
+export type { HeaderValue, OutgoingHeaders, Serde, SerdeConfig } from './serde.js';
 export { RunnelError } from '@runnel/protocol';

@@ -1,11 +1,22 @@
 // The broker role of a node: partition replicas under the data dir driven by the committed metadata
 // image, follower fetches to leaders at the endpoints brokers registered, ISR changes and producer-id
 // blocks through the active controller, and the broker's registration and heartbeats.
+import { randomUUID } from 'node:crypto';
 import { ErrorCode, errorInfo } from '@runnel/protocol';
-import type { BrokerServiceHandlers } from '@runnel/protocol';
+import type { BrokerServiceHandlers, GroupCoordinatorServiceHandlers } from '@runnel/protocol';
 import { BrokerLifecycle } from '@runnel/controller';
 import type { MetadataImage, MetadataStateMachine } from '@runnel/controller';
-import { ControllerChannel, GrpcFetchTransport, ProducerIdAllocator, ReplicaManager, brokerServiceHandlers } from '@runnel/broker';
+import {
+  ControllerChannel,
+  GroupCoordinatorRuntime,
+  GrpcFetchTransport,
+  ImageClusterView,
+  ProducerIdAllocator,
+  ReplicaManager,
+  ReplicaOffsetsAccess,
+  brokerServiceHandlers,
+  groupServiceHandlers,
+} from '@runnel/broker';
 import type { AlterPartitionSender } from '@runnel/broker';
 import type { Logger } from 'pino';
 import type { ServerConfig } from './config.js';
@@ -26,6 +37,9 @@ export interface BrokerRole {
   readonly replicaManager: ReplicaManager;
   readonly lifecycle: BrokerLifecycle;
   readonly handlers: BrokerServiceHandlers;
+  /** runnel.v1.GroupCoordinator, served on the same listener. */
+  readonly groupHandlers: GroupCoordinatorServiceHandlers;
+  readonly groupCoordinator: GroupCoordinatorRuntime;
   /** Starts registering and heartbeating; call once the broker listener serves. */
   start(): void;
   /** Asks the controller to move leaderships away; true once it says the broker may stop. */
@@ -46,6 +60,11 @@ function clientAddress(image: MetadataImage, brokerId: number): string | undefin
   if (endpoint === undefined) return undefined;
   return endpoint.host.includes(':') ? `[${endpoint.host}]:${endpoint.port}` : `${endpoint.host}:${endpoint.port}`;
 }
+
+/** How often expired group members are looked for; bounds how late a session timeout is noticed. */
+const GROUP_TICK_MS = 250;
+/** offsets.topic.segment.bytes, Kafka's default: small segments so compaction can start early. */
+const OFFSETS_TOPIC_SEGMENT_BYTES = 100 * 1024 * 1024;
 
 export function startBrokerRole(options: BrokerRoleOptions): BrokerRole {
   const { config, stateMachine } = options;
@@ -100,9 +119,36 @@ export function startBrokerRole(options: BrokerRoleOptions): BrokerRole {
   });
   // ReplicaManager.applyMetadata serialises calls itself; the image listener only has to hand every
   // image over in order, and must not throw into the Raft apply loop.
+  const clusterView = new ImageClusterView({
+    image: () => stateMachine.image,
+    clientEndpoint: (image, brokerId) => {
+      const address = clientAddress(image, brokerId);
+      return address === undefined ? undefined : splitHostPort(address);
+    },
+    createTopics: (request) => channel.call('createTopics', request, controllerTimeoutMs),
+    offsetsTopicPartitions: config.offsetsTopicNumPartitions,
+    offsetsTopicReplicationFactor: config.offsetsTopicReplicationFactor,
+    offsetsTopicSegmentBytes: OFFSETS_TOPIC_SEGMENT_BYTES,
+    onCreateError: (message) => logger.warn(message),
+  });
+  const groupCoordinator = new GroupCoordinatorRuntime({
+    brokerId: config.nodeId,
+    access: new ReplicaOffsetsAccess({ replicaManager, appendTimeoutMs: config.requestTimeoutMs }),
+    cluster: clusterView,
+    logger,
+    nowMs: () => Date.now(),
+    generateMemberId: () => randomUUID(),
+    config: { heartbeatIntervalMs: config.groupConsumerHeartbeatIntervalMs },
+  });
   const applyImage = (image: MetadataImage): void => {
-    replicaManager.applyMetadata(image).catch((err: unknown) => logger.error({ err }, 'applying a metadata image to the replicas failed'));
+    replicaManager
+      .applyMetadata(image)
+      // Leaderships of __consumer_offsets partitions may have moved: load or drop coordinator shards.
+      .then(() => groupCoordinator.syncWithMetadata())
+      .catch((err: unknown) => logger.error({ err }, 'applying a metadata image to the replicas failed'));
   };
+  const groupTicker = setInterval(() => groupCoordinator.tick(), GROUP_TICK_MS);
+  groupTicker.unref();
   const unsubscribe = stateMachine.onImage(applyImage);
   // Entries applied while the Raft node opened (its own log, a snapshot) came before the subscription.
   applyImage(stateMachine.image);
@@ -121,16 +167,21 @@ export function startBrokerRole(options: BrokerRoleOptions): BrokerRole {
     voters: config.controllerQuorumVoters,
     metadataOffset: () => stateMachine.appliedOffset,
   });
+  const groupHandlers = groupServiceHandlers({ runtime: groupCoordinator, brokerId: config.nodeId, logger, topicNames: () => clusterView.topicNames() });
   let closing: Promise<void> | undefined;
   return {
     replicaManager,
     lifecycle,
     handlers,
+    groupHandlers,
+    groupCoordinator,
     start: () => lifecycle.start(),
     controlledShutdown: (timeoutMs) => lifecycle.controlledShutdown(timeoutMs),
     close: () => {
       closing ??= (async () => {
         unsubscribe();
+        clearInterval(groupTicker);
+        groupCoordinator.close();
         await lifecycle.stop();
         await replicaManager.close();
         transport.close();

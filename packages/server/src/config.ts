@@ -45,6 +45,12 @@ export interface ServerConfig {
   readonly leaderImbalanceCheckIntervalMs: number;
   /** unclean.leader.election.enable (cluster default; topics may override it). */
   readonly uncleanLeaderElectionEnable: boolean;
+  /** offsets.topic.num.partitions: partitions of __consumer_offsets, created on first group use. */
+  readonly offsetsTopicNumPartitions: number;
+  /** offsets.topic.replication.factor */
+  readonly offsetsTopicReplicationFactor: number;
+  /** group.consumer.heartbeat.interval.ms: how often group members heartbeat (and so learn of rebalances). */
+  readonly groupConsumerHeartbeatIntervalMs: number;
 }
 
 export const PROCESS_ROLES = ['broker', 'controller'] as const;
@@ -224,6 +230,13 @@ const SCHEMA: Schema = {
   // rolling restart, so Runnel checks every 30 s.
   leaderImbalanceCheckIntervalMs: { fileKeys: ['leader.imbalance.check.interval.seconds'], env: 'RUNNEL_LEADER_IMBALANCE_CHECK_INTERVAL_SECONDS', flag: '--leader-imbalance-check-interval-seconds', parse: secondsAsMs(86_400), defaultValue: 30_000 },
   uncleanLeaderElectionEnable: { fileKeys: ['unclean.leader.election.enable'], env: 'RUNNEL_UNCLEAN_LEADER_ELECTION_ENABLE', flag: '--unclean-leader-election-enable', parse: booleanValue, defaultValue: false },
+  // Kafka's default is 50; 16 (Redpanda's) keeps a small cluster's replica count down.
+  offsetsTopicNumPartitions: { fileKeys: ['offsets.topic.num.partitions'], env: 'RUNNEL_OFFSETS_TOPIC_NUM_PARTITIONS', flag: '--offsets-topic-num-partitions', parse: positiveInt(1_000), defaultValue: 16 },
+  offsetsTopicReplicationFactor: { fileKeys: ['offsets.topic.replication.factor'], env: 'RUNNEL_OFFSETS_TOPIC_REPLICATION_FACTOR', flag: '--offsets-topic-replication-factor', parse: positiveInt(1_000), defaultValue: 3 },
+  // Kafka's KIP-848 default is 5 s. Members learn of a reassignment only when they heartbeat, so the
+  // interval adds directly to rebalance time; 1 s keeps a dead member's partitions moving within a
+  // second of its session timeout, for one small request per member per second.
+  groupConsumerHeartbeatIntervalMs: { fileKeys: ['group.consumer.heartbeat.interval.ms'], env: 'RUNNEL_GROUP_CONSUMER_HEARTBEAT_INTERVAL_MS', flag: '--group-consumer-heartbeat-interval-ms', parse: positiveInt(3_600_000), defaultValue: 1_000 },
 };
 
 const FIELD_NAMES = Object.keys(SCHEMA) as (keyof ServerConfig)[];
@@ -405,6 +418,9 @@ function crossCheck(values: Partial<Record<keyof ServerConfig, unknown>>, source
     autoLeaderRebalanceEnable: values.autoLeaderRebalanceEnable as boolean,
     leaderImbalanceCheckIntervalMs: values.leaderImbalanceCheckIntervalMs as number,
     uncleanLeaderElectionEnable: values.uncleanLeaderElectionEnable as boolean,
+    offsetsTopicNumPartitions: values.offsetsTopicNumPartitions as number,
+    offsetsTopicReplicationFactor: values.offsetsTopicReplicationFactor as number,
+    groupConsumerHeartbeatIntervalMs: values.groupConsumerHeartbeatIntervalMs as number,
   };
 }
 

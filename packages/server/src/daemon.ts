@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { format } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
-import { BROKER_SERVICE, CONTROLLER_SERVICE, QUORUM_SERVICE, RAFT_SERVICE, RunnelError, serverOptions } from '@runnel/protocol';
+import { BROKER_SERVICE, CONTROLLER_SERVICE, GROUP_COORDINATOR_SERVICE, QUORUM_SERVICE, RAFT_SERVICE, RunnelError, serverOptions } from '@runnel/protocol';
 import { ControllerServer, MetadataStateMachine } from '@runnel/controller';
 import { RaftNode } from '@runnel/raft';
 import type { QuorumView } from '@runnel/raft';
@@ -183,7 +183,11 @@ export async function startDaemon(config: ServerConfig, baseLogger: Logger): Pro
     transferTimeoutMs: config.shutdownTimeoutMs,
   }));
   if (controller !== undefined) controlServer.addService(CONTROLLER_SERVICE, controller.handlers() as grpc.UntypedServiceImplementation);
-  if (broker !== undefined) serverAt(config.listen, 'listeners').addService(BROKER_SERVICE, broker.handlers as grpc.UntypedServiceImplementation);
+  if (broker !== undefined) {
+    const brokerServer = serverAt(config.listen, 'listeners');
+    brokerServer.addService(BROKER_SERVICE, broker.handlers as grpc.UntypedServiceImplementation);
+    brokerServer.addService(GROUP_COORDINATOR_SERVICE, broker.groupHandlers as grpc.UntypedServiceImplementation);
+  }
   try {
     for (const [address, { server, key }] of servers) await bindServer(server, address, key);
   } catch (error) {

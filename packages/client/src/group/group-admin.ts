@@ -32,6 +32,8 @@ export interface GroupPartitionLag {
 export interface GroupDetails {
   groupId: string;
   state: string;
+  /** The broker coordinating the group. */
+  coordinatorId: number;
   groupEpoch: number;
   members: Array<{ memberId: string; memberEpoch: number; clientId: string; topics: string[]; assignment: Array<{ topic: string; partitions: number[] }> }>;
   partitions: GroupPartitionLag[];
@@ -119,6 +121,7 @@ export class GroupAdmin {
     return {
       groupId,
       state: group.state,
+      coordinatorId: group.coordinatorId,
       groupEpoch: group.groupEpoch,
       members: group.members.map((m) => ({ memberId: m.memberId, memberEpoch: m.memberEpoch, clientId: m.clientId, topics: m.subscribedTopicNames, assignment: m.assignment })),
       partitions,
