@@ -1,7 +1,7 @@
 export * from './log/index.js';
 export * from './replica/index.js';
 export { ReplicaManager, topicLogConfig, topicMinInsync } from './manager/replica-manager.js';
-export type { AlterPartitionAnswer, AlterPartitionSender, HostedPartitionView, ReplicaManagerOptions, RetentionPassResult } from './manager/replica-manager.js';
+export type { AlterPartitionAnswer, AlterPartitionSender, CleanerPassResult, HostedPartitionView, ReplicaManagerOptions, RetentionPassResult } from './manager/replica-manager.js';
 export { ReplicaFetcher } from './manager/replica-fetcher.js';
 export type { FetchTransport, FollowerPartitionHandle, ReplicaFetcherOptions } from './manager/replica-fetcher.js';
 export { FetchWaiters } from './manager/fetch-waiters.js';

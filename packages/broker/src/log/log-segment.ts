@@ -407,9 +407,15 @@ export class LogSegment {
     if (this.maxTimestampSoFar >= 0) this.timeIndex.maybeAppend(this.maxTimestampSoFar, this.offsetOfMaxTimestampSoFar);
   }
 
-  /** fsync of the .log and both indexes: what makes everything appended so far survive power loss. */
-  async flush(): Promise<void> {
+  /**
+   * fsync of the .log (what makes everything appended so far survive power loss) and, unless
+   * `logOnly`, of both indexes. The active segment's indexes need no fsync on the acks path: the
+   * segment holding the recovery point, and every later one, has its indexes rebuilt from the .log
+   * on open; they are synced when the segment becomes inactive, before the recovery point passes it.
+   */
+  async flush(options: { logOnly?: boolean } = {}): Promise<void> {
     await this.ops.fsync(this.fd);
+    if (options.logOnly === true) return;
     await this.offsetIndex.flush();
     await this.timeIndex.flush();
   }

@@ -562,7 +562,9 @@ export class PartitionLog {
     this.dirDirty = false;
     const coversInactive = dirDirty || segments.some((segment) => segment !== this.activeSegment);
     try {
-      for (const segment of segments) await segment.flush();
+      // A segment that rolls meanwhile is marked dirty again by roll(), so its indexes are synced
+      // (and only then the recovery point written) by the next sync.
+      for (const segment of segments) await segment.flush({ logOnly: segment === this.activeSegment });
       if (dirDirty) await fsyncDir(this.ops, this.dir);
     } catch (err) {
       for (const segment of segments) this.dirtySegments.add(segment);

@@ -17,9 +17,10 @@ import { ErrorCode, RunnelError, validateBatch } from '@runnel/protocol';
 import type { ErrorCodeName } from '@runnel/protocol';
 import type { MetadataImage, PartitionState as ImagePartition } from '@runnel/controller';
 import type { Logger } from 'pino';
-import { resolveLogConfig } from '../log/config.js';
+import { compactionEnabled, resolveLogConfig } from '../log/config.js';
 import type { LogConfig } from '../log/config.js';
 import type { FileOps } from '../log/file-ops.js';
+import type { CleanResult } from '../log/log-cleaner.js';
 import { UNDEFINED_EPOCH_OFFSET } from '../log/leader-epoch-cache.js';
 import { PartitionLog } from '../log/partition-log.js';
 import { systemClock } from '../log/log-types.js';
@@ -75,6 +76,8 @@ export interface ReplicaManagerOptions {
   highWatermarkCheckpointIntervalMs?: number;
   /** log.retention.check.interval.ms: period of the retention pass; 0 disables the timer (tests call enforceRetention). */
   retentionCheckIntervalMs?: number;
+  /** log.cleaner.backoff.ms: period of the compaction pass over compacted topics; 0 disables the timer (tests call runCleaner). */
+  cleanerBackoffMs?: number;
   /** Log settings for topics that do not override them (cluster configs are layered on top). */
   defaultLogConfig?: Partial<LogConfig>;
   defaultMinInsyncReplicas?: number;
@@ -92,6 +95,7 @@ const DEFAULTS = {
   tickMs: 100,
   highWatermarkCheckpointIntervalMs: 5_000,
   retentionCheckIntervalMs: 300_000,
+  cleanerBackoffMs: 15_000,
   defaultMinInsyncReplicas: 1,
   fetchMaxWaitMsMax: 30_000,
   produceTimeoutMsDefault: 30_000,
@@ -127,6 +131,12 @@ export interface RetentionPassResult {
   deletedBytes: number;
 }
 
+export interface CleanerPassResult {
+  topic: string;
+  partition: number;
+  result: CleanResult;
+}
+
 export interface HostedPartitionView {
   topic: string;
   partition: number;
@@ -160,6 +170,7 @@ export class ReplicaManager {
   private nextProduceRequestId = 1;
   private readonly timers: NodeJS.Timeout[] = [];
   private retentionPass: Promise<RetentionPassResult> | undefined;
+  private cleanerPass: Promise<CleanerPassResult | undefined> | undefined;
   private checkpointPass: Promise<void> | undefined;
   private closed = false;
 
@@ -177,6 +188,8 @@ export class ReplicaManager {
     const retentionMs = options.retentionCheckIntervalMs ?? DEFAULTS.retentionCheckIntervalMs;
     // enforceRetention never rejects; a pass still running when the next fires is joined, not doubled.
     if (retentionMs > 0) this.timers.push(setInterval(() => void this.enforceRetention(), retentionMs).unref());
+    const cleanerMs = options.cleanerBackoffMs ?? DEFAULTS.cleanerBackoffMs;
+    if (cleanerMs > 0) this.timers.push(setInterval(() => void this.runCleaner(), cleanerMs).unref());
   }
 
   /** The last metadata image applied (Metadata requests are answered from it). */
@@ -467,6 +480,40 @@ export class ReplicaManager {
         this.retentionPass = undefined;
       });
     return this.retentionPass;
+  }
+
+  /**
+   * One compaction pass (Kafka's log cleaner): the hosted log of a compacted topic with the highest
+   * dirty ratio above its min.cleanable.dirty.ratio is cleaned below its high watermark. The clean
+   * yields to the event loop between slices, so produce and fetch keep flowing. Never rejects; a call
+   * while a pass runs joins it. Resolves to undefined when no log needed cleaning.
+   */
+  runCleaner(): Promise<CleanerPassResult | undefined> {
+    this.cleanerPass ??= this.cleanerPassNow()
+      .catch((err: unknown): undefined => {
+        // The log that failed is offline already (KAFKA_STORAGE_ERROR); the others carry on.
+        this.log.error({ err }, 'log cleaner pass failed');
+        return undefined;
+      })
+      .finally(() => {
+        this.cleanerPass = undefined;
+      });
+    return this.cleanerPass;
+  }
+
+  private async cleanerPassNow(): Promise<CleanerPassResult | undefined> {
+    let best: { hosted: HostedPartition; highWatermark: number; dirtyRatio: number } | undefined;
+    for (const hosted of this.partitions.values()) {
+      if (!hosted.open || !compactionEnabled(hosted.log.config)) continue;
+      const highWatermark = Math.min(hosted.state.highWatermark, hosted.log.logEndOffset);
+      const range = hosted.log.cleanableRange({ highWatermark });
+      if (range.needsCleaning && (best === undefined || range.dirtyRatio > best.dirtyRatio)) best = { hosted, highWatermark, dirtyRatio: range.dirtyRatio };
+    }
+    if (best === undefined || this.closed) return undefined;
+    const { hosted, highWatermark, dirtyRatio } = best;
+    const result = await hosted.log.clean({ highWatermark, nowMs: this.clock.nowMs() });
+    this.log.info({ topic: hosted.topic, partition: hosted.partition, dirtyRatio, ...result }, 'cleaned a compacted log');
+    return { topic: hosted.topic, partition: hosted.partition, result };
   }
 
   private async retentionPassNow(): Promise<RetentionPassResult> {
@@ -840,6 +887,7 @@ export class ReplicaManager {
     await this.metadataChain;
     // A running pass stops at its next partition once closed is set; the logs must outlive it.
     await this.retentionPass;
+    await this.cleanerPass;
     await this.checkpointPass;
     const fetchers = [...this.fetchers.values()];
     this.fetchers.clear();
