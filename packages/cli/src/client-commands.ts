@@ -5,6 +5,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { Runnel } from '@runnel/client';
 import type { Acks, ConsumedMessage, Message, TopicMetadataView } from '@runnel/client';
 import { formatConsumeBench, formatProduceBench, runConsumeBench, runProduceBench } from './bench-client.js';
+import { formatGroupBench, runGroupBench } from './bench-group.js';
 import { CliError } from './errors.js';
 
 export interface ClientCommandsIo {
@@ -120,6 +121,8 @@ interface ConsumeOptions extends PrintOptions {
   bootstrapServer: string;
   topic: string;
   fromBeginning: boolean;
+  group?: string;
+  sessionTimeoutMs?: number;
   partition?: number;
   offset?: number;
   maxMessages?: number;
@@ -264,7 +267,9 @@ export function registerClientCommands(program: Command, io: ClientCommandsIo): 
     .description('print records of a topic (like kafka-console-consumer)')
     .requiredOption(BOOTSTRAP_FLAG, BOOTSTRAP_HELP)
     .requiredOption('--topic <name>', 'topic name')
-    .option('--from-beginning', 'start at the earliest offset instead of the end', false)
+    .option('--from-beginning', 'start at the earliest offset instead of the end (in a group: where nothing is committed)', false)
+    .option('--group <id>', 'join this consumer group: partitions are shared with its other members, offsets committed')
+    .addOption(new Option('--session-timeout-ms <ms>', 'with --group: a member silent this long loses its partitions (default 10000)').argParser(positiveInt('--session-timeout-ms')))
     .addOption(new Option('--partition <n>', 'only this partition').argParser(nonNegativeInt('--partition')))
     .addOption(new Option('--offset <n>', 'start offset (with --partition)').argParser(nonNegativeInt('--offset')))
     .addOption(new Option('--max-messages <n>', 'exit after this many records').argParser(positiveInt('--max-messages')))
@@ -276,20 +281,30 @@ export function registerClientCommands(program: Command, io: ClientCommandsIo): 
     .option('--print-timestamp', 'print the timestamp', false)
     .action(async (options: ConsumeOptions) => {
       if (options.offset !== undefined && options.partition === undefined) throw new CliError('--offset needs --partition');
+      if (options.group !== undefined && options.partition !== undefined) throw new CliError('--group and --partition exclude each other: the group assigns partitions');
       const runnel = connect(options.bootstrapServer);
-      const consumer = runnel.consumer({ autoOffsetReset: options.fromBeginning ? 'earliest' : 'latest' });
+      const consumer = runnel.consumer({
+        autoOffsetReset: options.fromBeginning ? 'earliest' : 'latest',
+        ...(options.group === undefined ? {} : { groupId: options.group, fromBeginning: options.fromBeginning }),
+        ...(options.sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: options.sessionTimeoutMs }),
+      });
       let count = 0;
       try {
         await consumer.connect();
         let partitions: number[];
-        if (options.partition !== undefined) {
+        if (options.group !== undefined) {
+          partitions = [];
+          consumer.subscribe({ topics: [options.topic] });
+        } else if (options.partition !== undefined) {
           partitions = [options.partition];
         } else {
           const { topics: found } = await runnel.admin().describeTopics({ topics: [options.topic] });
           partitions = (found[0]?.partitions ?? []).map((p) => p.partitionId);
           if (partitions.length === 0) throw new CliError(`topic "${options.topic}" has no partitions`);
         }
-        consumer.assign(partitions.map((partition) => ({ topic: options.topic, partition, ...(options.offset === undefined ? {} : { offset: options.offset }) })), { fromBeginning: options.fromBeginning });
+        if (options.group === undefined) {
+          consumer.assign(partitions.map((partition) => ({ topic: options.topic, partition, ...(options.offset === undefined ? {} : { offset: options.offset }) })), { fromBeginning: options.fromBeginning });
+        }
         const stop = new AbortController();
         let idleTimer: NodeJS.Timeout | undefined;
         const armIdle = (): void => {
@@ -365,6 +380,24 @@ function registerClientBenchCommands(program: Command, io: ClientCommandsIo): vo
       io.out(`${formatProduceBench(benchOptions, result)}\n`);
       if (options.json) io.out(`${JSON.stringify({ bench: 'produce', acks: options.acks, recordSizeBytes: options.recordSize, ...result })}\n`);
     });
+  bench.command('group')
+    .description('a consumer group: throughput of N members from the beginning, rebalance time when a member joins and when one is SIGKILLed')
+    .requiredOption(BOOTSTRAP_FLAG, BOOTSTRAP_HELP)
+    .requiredOption('--topic <name>', 'topic name')
+    .addOption(new Option('--members <n>', 'members consuming').argParser(positiveInt('--members')).default(3))
+    .addOption(new Option('--messages <n>', 'records the group reads before the rebalance measurements').argParser(positiveInt('--messages')).default(300_000))
+    .addOption(new Option('--session-timeout-ms <ms>', 'the members\' session timeout').argParser(positiveInt('--session-timeout-ms')).default(10_000))
+    .addOption(new Option('--max-duration-ms <ms>', 'bound on the run').argParser(positiveInt('--max-duration-ms')).default(300_000))
+    .option('--json', 'also print a JSON line', false)
+    .action(async (options: { bootstrapServer: string; topic: string; members: number; messages: number; sessionTimeoutMs: number; maxDurationMs: number; json: boolean }) => {
+      const result = await runGroupBench({
+        brokers: brokerList(options.bootstrapServer), topic: options.topic, members: options.members, messages: options.messages,
+        sessionTimeoutMs: options.sessionTimeoutMs, maxDurationMs: options.maxDurationMs,
+      });
+      io.out(`${formatGroupBench(result)}\n`);
+      if (options.json) io.out(`${JSON.stringify({ bench: 'group', ...result })}\n`);
+    });
+
   bench.command('consume')
     .description('consumer throughput from the beginning of a topic (like kafka-consumer-perf-test)')
     .requiredOption(BOOTSTRAP_FLAG, BOOTSTRAP_HELP)

@@ -19,7 +19,7 @@ import type { ErrorCodeName } from '@runnel/protocol';
 import type { RecordHeaderInput, RecordInput } from '@runnel/protocol';
 import type { Cluster } from './cluster.js';
 import { DefaultPartitioner } from './partitioner.js';
-import { RecordAccumulator } from './record-accumulator.js';
+import { BATCH_OVERHEAD_BYTES, RecordAccumulator, estimateRecordBytes } from './record-accumulator.js';
 import type { PartitionQueue, ProducerBatch } from './record-accumulator.js';
 import { asRunnelError, backoffMs } from './retry.js';
 
@@ -49,6 +49,12 @@ export interface ProducerOptions {
   deliveryTimeoutMs?: number;
   /** Bound on buffered, unacknowledged record bytes; send() waits when full. Default 32 MiB. */
   bufferMemoryBytes?: number;
+  /**
+   * Kafka's max.block.ms: how long send() may wait for buffer memory before it fails with a typed
+   * REQUEST_TIMED_OUT. 0: never wait — a send() whose messages do not all fit at once fails before
+   * any of them is buffered, so the caller can shed load and retry the whole send. Default: deliveryTimeoutMs.
+   */
+  maxBlockMs?: number;
   /** Server-side wait for acks=all. Default: the client's requestTimeoutMs. */
   ackTimeoutMs?: number;
 }
@@ -143,6 +149,7 @@ export class Producer {
   /** Requests carrying a partition's batches on the wire at once. */
   private readonly maxRequestsPerPartition: number;
   private readonly deliveryTimeoutMs: number;
+  private readonly maxBlockMs: number;
   private readonly ackTimeoutMs: number;
   private readonly accumulator: RecordAccumulator;
   private readonly partitioner: DefaultPartitioner;
@@ -178,6 +185,7 @@ export class Producer {
     this.maxRequestsPerPartition = this.idempotent ? this.maxInFlightRequests : 1;
     this.deliveryTimeoutMs = positiveInteger('deliveryTimeoutMs', options.deliveryTimeoutMs ?? DEFAULTS.deliveryTimeoutMs);
     this.ackTimeoutMs = positiveInteger('ackTimeoutMs', options.ackTimeoutMs ?? cluster.options.requestTimeoutMs);
+    this.maxBlockMs = positiveOrZero('maxBlockMs', options.maxBlockMs ?? this.deliveryTimeoutMs);
     const batchSize = positiveInteger('batchSize', options.batchSize ?? DEFAULTS.batchSize);
     const bufferMemoryBytes = positiveInteger('bufferMemoryBytes', options.bufferMemoryBytes ?? DEFAULTS.bufferMemoryBytes);
     if (bufferMemoryBytes < batchSize) throw new RangeError('bufferMemoryBytes must be at least batchSize');
@@ -266,6 +274,7 @@ export class Producer {
     // batch and index of each message are kept in parallel arrays, and each batch's result is
     // awaited once for all of its messages.
     const count = messages.length;
+    if (this.maxBlockMs === 0) this.refuseIfNoRoom(topic, messages);
     const batches = new Array<ProducerBatch>(count);
     const indexes = new Int32Array(count);
     const partitions = new Int32Array(count);
@@ -289,7 +298,7 @@ export class Producer {
         }
         let appended = this.accumulator.tryAppend(topic, partition, input, nowMs);
         if (appended === null) {
-          const waiting = this.accumulator.append(topic, partition, input, () => clock.nowMs(), this.deliveryTimeoutMs);
+          const waiting = this.accumulator.append(topic, partition, input, () => clock.nowMs(), Math.max(1, this.maxBlockMs));
           // A waiting append makes every batch ready; the sender must run to free memory.
           this.schedule(0);
           appended = await waiting;
@@ -314,6 +323,22 @@ export class Producer {
       results[i] = { topic, partition: partitions[i] as number, offset: baseOffset < 0 ? -1 : baseOffset + (indexes[i] as number) };
     }
     return results;
+  }
+
+  /** With maxBlockMs 0: fails the whole send, before buffering any of it, when it does not fit. */
+  private refuseIfNoRoom(topic: string, messages: readonly Message[]): void {
+    let needed = 0;
+    for (const message of messages) {
+      needed += estimateRecordBytes({ key: toBuffer(message.key), value: toBuffer(message.value), headers: toHeaders(message.headers) }) + BATCH_OVERHEAD_BYTES;
+    }
+    const free = this.accumulator.freeBytes();
+    if (needed > free) {
+      throw new RunnelError(
+        'REQUEST_TIMED_OUT',
+        `producer buffer full: this send needs ~${needed} bytes, ${free} of bufferMemoryBytes ${this.accumulator.bufferMemoryBytes} are free (maxBlockMs 0); nothing was sent`,
+        { details: { topic, neededBytes: needed, freeBytes: free } },
+      );
+    }
   }
 
   /** Sends everything buffered now, without waiting for lingerMs, and resolves when it is settled. */

@@ -8,7 +8,7 @@ import { RunnelError } from '@runnel/protocol';
 import type { RecordInput } from '@runnel/protocol';
 
 /** Fixed RecordBatch v2 header bytes, counted so batchSize bounds the encoded size. */
-const BATCH_OVERHEAD_BYTES = 61;
+export const BATCH_OVERHEAD_BYTES = 61;
 /** Upper bound of a record's framing (length, attributes, deltas, key/value lengths, header count). */
 const RECORD_OVERHEAD_BYTES = 21;
 
@@ -224,6 +224,11 @@ export class RecordAccumulator {
     if (!queue.batches.includes(batch)) throw new Error(`invariant: ${batch.topic}-${batch.partition} removing a batch that is not queued`);
     this.release(batch.sizeBytes);
     while (queue.batches[0]?.done === true) queue.batches.shift();
+  }
+
+  /** Buffer memory not reserved now (0 while appends are waiting for memory). */
+  freeBytes(): number {
+    return this.memoryWaiters.length > 0 ? 0 : Math.max(0, this.bufferMemoryBytes - this.bufferedBytes);
   }
 
   private tryReserve(sizeBytes: number): boolean {
