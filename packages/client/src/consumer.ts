@@ -13,10 +13,17 @@ import { asRunnelError, backoffMs } from './retry.js';
 import { GroupSession } from './group/group-session.js';
 import type { GroupConsumerHost } from './group/group-session.js';
 import { GrpcGroupTransport } from './group/group-transport.js';
+import { SerdeRegistry } from './serde.js';
+import type { SerdeConfig } from './serde.js';
 import type { TopicPartition } from './group/membership.js';
 
 /** Consumer settings. */
-export interface ConsumerOptions {
+export interface ConsumerOptions<K = Buffer, V = Buffer> {
+  /**
+   * Serdes for keys and values (defaults and per topic): messages then carry K and V. A record the
+   * serde refuses stops the consumer with that error ('crash'). Without, keys and values are Buffers.
+   */
+  serde?: SerdeConfig<K, V>;
   /** Joins this consumer group on subscribe(): the coordinator assigns partitions and keeps the committed offsets. */
   groupId?: string;
   /** In a group: where a partition without a committed offset starts (true: the beginning). Default false (autoOffsetReset). */
@@ -66,34 +73,34 @@ export interface TopicPartitionOffset {
 /** Header values as received; a repeated key gives an array. */
 export type ConsumedHeaders = Record<string, Buffer | null | Array<Buffer | null>>;
 
-/** A record as the consumer delivers it. */
-export interface ConsumedMessage {
+/** A record as the consumer delivers it; K and V are Buffers unless the consumer has serdes. */
+export interface ConsumedMessage<K = Buffer, V = Buffer> {
   topic: string;
   partition: number;
   offset: number;
-  key: Buffer | null;
-  value: Buffer | null;
+  key: K | null;
+  value: V | null;
   headers: ConsumedHeaders;
   /** Milliseconds since the epoch. */
   timestamp: number;
 }
 
 /** What eachMessage receives. */
-export interface EachMessagePayload {
+export interface EachMessagePayload<K = Buffer, V = Buffer> {
   topic: string;
   partition: number;
-  message: ConsumedMessage;
+  message: ConsumedMessage<K, V>;
 }
 
 /** What eachBatch receives: consecutive messages of one partition. */
-export interface EachBatchPayload {
-  batch: { topic: string; partition: number; highWatermark: number; messages: ConsumedMessage[] };
+export interface EachBatchPayload<K = Buffer, V = Buffer> {
+  batch: { topic: string; partition: number; highWatermark: number; messages: ConsumedMessage<K, V>[] };
 }
 
 /** Handlers of {@link Consumer.run}; give exactly one. */
-export interface RunOptions {
-  eachMessage?: (payload: EachMessagePayload) => Promise<void>;
-  eachBatch?: (payload: EachBatchPayload) => Promise<void>;
+export interface RunOptions<K = Buffer, V = Buffer> {
+  eachMessage?: (payload: EachMessagePayload<K, V>) => Promise<void>;
+  eachBatch?: (payload: EachBatchPayload<K, V>) => Promise<void>;
 }
 
 interface PartitionState {
@@ -130,10 +137,12 @@ function partitionKey(topic: string, partition: number): string {
 }
 
 /**
- * A KafkaJS-like consumer of assigned partitions. Obtain one with `runnel.consumer(options)`.
- * Emits 'crash' (error) when a handler throws or a non-retriable error stops it.
+ * A KafkaJS-like consumer, of a group or of partitions assigned by hand. Obtain one with
+ * `runnel.consumer(options)`. Events: 'connect', 'disconnect', 'crash' (error: a handler threw or a
+ * non-retriable error stopped it), and in a group 'group.assigned', 'group.revoked', 'group.lost'
+ * ({ groupId, partitions }) and 'group.commit' ({ groupId, offsets }).
  */
-export class Consumer extends EventEmitter {
+export class Consumer<K = Buffer, V = Buffer> extends EventEmitter {
   private readonly cluster: Cluster;
   private readonly maxWaitMs: number;
   private readonly minBytes: number;
@@ -157,16 +166,18 @@ export class Consumer extends EventEmitter {
   private abort = new AbortController();
   /** The error that stopped the consumer, if any. */
   crashError: Error | null = null;
-  private readonly options: ConsumerOptions;
+  private readonly options: ConsumerOptions<K, V>;
+  private readonly serdes: SerdeRegistry | undefined;
   private group: { session: GroupSession; transport: GrpcGroupTransport } | undefined;
   /** The partition whose message (or batch) a handler is processing, and when it is done. */
   private delivering: { key: string; done: Promise<void> } | undefined;
 
   /** @internal Use `runnel.consumer()`. */
-  constructor(cluster: Cluster, options: ConsumerOptions = {}) {
+  constructor(cluster: Cluster, options: ConsumerOptions<K, V> = {}) {
     super();
     this.cluster = cluster;
     this.options = options;
+    this.serdes = options.serde === undefined ? undefined : new SerdeRegistry(options.serde as SerdeConfig);
     this.maxWaitMs = options.maxWaitMs ?? DEFAULTS.maxWaitMs;
     this.minBytes = options.minBytes ?? DEFAULTS.minBytes;
     this.maxBytes = options.maxBytes ?? DEFAULTS.maxBytes;
@@ -258,6 +269,7 @@ export class Consumer extends EventEmitter {
   /** Discovers the cluster. */
   async connect(): Promise<void> {
     await this.cluster.retry(() => this.cluster.refreshMetadata(), { operation: 'connect' });
+    this.emit('connect');
   }
 
   /**
@@ -341,14 +353,24 @@ export class Consumer extends EventEmitter {
    * Starts fetching and delivering to the handler; resolves once started (like KafkaJS). A
    * handler that throws stops the consumer and is reported with the 'crash' event.
    */
-  async run(options: RunOptions): Promise<void> {
+  async run(options: RunOptions<K, V>): Promise<void> {
     if ((options.eachMessage === undefined) === (options.eachBatch === undefined)) throw new TypeError('run() needs exactly one of eachMessage and eachBatch');
     if (this.deliveryLoop !== null) throw new Error('the consumer is already running');
     this.start();
     this.deliveryLoop = this.deliver(options).catch((error: unknown) => this.crash(error));
   }
 
-  private async deliver(options: RunOptions): Promise<void> {
+  /** The message as the application sees it: through the serdes, if any. */
+  private decoded(message: ConsumedMessage): ConsumedMessage<K, V> {
+    if (this.serdes === undefined) return message as unknown as ConsumedMessage<K, V>;
+    return {
+      ...message,
+      key: this.serdes.deserializeKey(message.topic, message.key) as K | null,
+      value: this.serdes.deserializeValue(message.topic, message.value) as V | null,
+    };
+  }
+
+  private async deliver(options: RunOptions<K, V>): Promise<void> {
     while (this.running) {
       const first = this.buffer[0];
       if (first === undefined) {
@@ -362,11 +384,12 @@ export class Consumer extends EventEmitter {
         this.spaceFreed.notify();
         const state = this.partitions.get(partitionKey(first.topic, first.partition));
         const last = messages[messages.length - 1] as ConsumedMessage;
-        await this.handle(first, last.offset + 1, () => options.eachBatch?.({ batch: { topic: first.topic, partition: first.partition, highWatermark: state?.highWatermark ?? -1, messages } }));
+        await this.handle(first, last.offset + 1, () =>
+          options.eachBatch?.({ batch: { topic: first.topic, partition: first.partition, highWatermark: state?.highWatermark ?? -1, messages: messages.map((m) => this.decoded(m)) } }));
       } else if (options.eachMessage !== undefined) {
         this.buffer.shift();
         this.spaceFreed.notify();
-        await this.handle(first, first.offset + 1, () => options.eachMessage?.({ topic: first.topic, partition: first.partition, message: first }));
+        await this.handle(first, first.offset + 1, () => options.eachMessage?.({ topic: first.topic, partition: first.partition, message: this.decoded(first) }));
       }
     }
   }
@@ -394,7 +417,7 @@ export class Consumer extends EventEmitter {
    * Reads messages with `for await`; the loop ends when the consumer is stopped. A message counts
    * as processed (committable in a group) when the loop asks for the next one.
    */
-  async *[Symbol.asyncIterator](): AsyncGenerator<ConsumedMessage, void, undefined> {
+  async *[Symbol.asyncIterator](): AsyncGenerator<ConsumedMessage<K, V>, void, undefined> {
     this.start();
     while (this.running) {
       const message = this.buffer.shift();
@@ -407,7 +430,7 @@ export class Consumer extends EventEmitter {
       let finish: () => void = () => undefined;
       this.delivering = { key, done: new Promise<void>((resolve) => (finish = resolve)) };
       try {
-        yield message;
+        yield this.decoded(message);
         this.group?.session.markProcessed(message.topic, message.partition, message.offset + 1);
       } finally {
         this.delivering = undefined;
@@ -462,6 +485,7 @@ export class Consumer extends EventEmitter {
       }
     }
     await this.stop();
+    this.emit('disconnect');
   }
 
   /** The same as close(), named as in KafkaJS. */

@@ -5,7 +5,7 @@ export type { RunnelConfig } from './runnel.js';
 export { Admin } from './admin.js';
 export type { ClusterDescription, CreateTopicsOptions, PartitionOffsets, PartitionMetadataView, TopicMetadataView, TopicSpec } from './admin.js';
 export { Producer } from './producer.js';
-export type { Acks, Message, MessageHeaders, ProducerOptions, ProducerRecord, RecordMetadata } from './producer.js';
+export type { Acks, Message, MessageHeaders, ProducerOptions, ProducerRecord, RawValue, RecordMetadata } from './producer.js';
 export { Consumer } from './consumer.js';
 export type { ConsumedHeaders, ConsumedMessage, ConsumerOptions, EachBatchPayload, EachMessagePayload, RunOptions, TopicPartitionOffset } from './consumer.js';
 export { DefaultPartitioner } from './partitioner.js';

@@ -22,12 +22,19 @@ import { DefaultPartitioner } from './partitioner.js';
 import { BATCH_OVERHEAD_BYTES, RecordAccumulator, estimateRecordBytes } from './record-accumulator.js';
 import type { PartitionQueue, ProducerBatch } from './record-accumulator.js';
 import { asRunnelError, backoffMs } from './retry.js';
+import { SerdeRegistry } from './serde.js';
+import type { SerdeConfig } from './serde.js';
 
 /** Acknowledgement level: 'all' (or -1) waits for the in-sync replicas, 1 for the leader, 0 for nothing. */
 export type Acks = 'all' | -1 | 1 | 0;
 
 /** Producer settings, KafkaJS and Kafka names. */
-export interface ProducerOptions {
+export interface ProducerOptions<K = RawValue, V = RawValue> {
+  /**
+   * Serdes for keys and values (defaults and per topic): send() then takes K and V and the serdes
+   * turn them into bytes. Without, keys and values are Buffers or strings (UTF-8).
+   */
+  serde?: SerdeConfig<K, V>;
   /** Default 'all'. */
   acks?: Acks;
   /** How long a batch waits for more records before it is sent. Default 5 ms. */
@@ -62,10 +69,13 @@ export interface ProducerOptions {
 /** Headers as KafkaJS takes them: a value may be repeated. */
 export type MessageHeaders = Record<string, Buffer | string | null | undefined | Array<Buffer | string>>;
 
-/** One message to send. */
-export interface Message {
-  key?: Buffer | string | null;
-  value: Buffer | string | null;
+/** What a producer without serdes sends as keys and values: bytes, or strings as UTF-8. */
+export type RawValue = Buffer | string;
+
+/** One message to send; K and V are the application types when the producer has serdes. */
+export interface Message<K = RawValue, V = RawValue> {
+  key?: K | null;
+  value: V | null;
   headers?: MessageHeaders;
   /** Explicit partition; otherwise keyed by murmur2, keyless sticky. */
   partition?: number;
@@ -74,9 +84,9 @@ export interface Message {
 }
 
 /** Arguments of {@link Producer.send}. */
-export interface ProducerRecord {
+export interface ProducerRecord<K = RawValue, V = RawValue> {
   topic: string;
-  messages: Message[];
+  messages: Message<K, V>[];
 }
 
 /** Where one sent message was written. */
@@ -139,8 +149,10 @@ function toHeaders(headers: MessageHeaders | undefined): readonly RecordHeaderIn
 }
 
 /** A KafkaJS-like producer. Obtain one with `runnel.producer(options)`. */
-export class Producer {
+export class Producer<K = RawValue, V = RawValue> {
   private readonly cluster: Cluster;
+  /** Turns keys and values into bytes when the options gave serdes. */
+  private readonly serdes: SerdeRegistry | undefined;
   private readonly acks: number;
   private readonly lingerMs: number;
   private readonly compression: 'none' | 'gzip';
@@ -169,8 +181,9 @@ export class Producer {
   private readonly idleWaiters: Array<() => void> = [];
 
   /** @internal Use `runnel.producer()`. */
-  constructor(cluster: Cluster, options: ProducerOptions = {}) {
+  constructor(cluster: Cluster, options: ProducerOptions<K, V> = {}) {
     this.cluster = cluster;
+    this.serdes = options.serde === undefined ? undefined : new SerdeRegistry(options.serde as SerdeConfig);
     const acks = options.acks ?? 'all';
     if (acks !== 'all' && acks !== -1 && acks !== 1 && acks !== 0) throw new RangeError(`acks must be 'all', -1, 1 or 0, got ${String(acks)}`);
     this.acks = acksToWire(acks);
@@ -260,7 +273,7 @@ export class Producer {
    * order given, once every message is acknowledged; rejects with a RunnelError if any is not
    * (after retries within deliveryTimeoutMs).
    */
-  async send(record: ProducerRecord): Promise<RecordMetadata[]> {
+  async send(record: ProducerRecord<K, V>): Promise<RecordMetadata[]> {
     if (!this.connected) await this.connectOnce();
     if (this.closed) throw new RunnelError('NETWORK_EXCEPTION', 'the producer is disconnected');
     if (this.fatalError !== null) throw this.fatalError;
@@ -283,10 +296,10 @@ export class Producer {
     let sendNow = false;
     try {
       for (let i = 0; i < count; i++) {
-        const message = messages[i] as Message;
+        const message = messages[i] as Message<K, V>;
         const input: RecordInput = {
-          key: toBuffer(message.key),
-          value: toBuffer(message.value),
+          key: this.keyBytes(topic, message.key),
+          value: this.valueBytes(topic, message.value),
           headers: toHeaders(message.headers),
           timestamp: message.timestamp === undefined ? nowMs : Number(message.timestamp),
         };
@@ -326,10 +339,18 @@ export class Producer {
   }
 
   /** With maxBlockMs 0: fails the whole send, before buffering any of it, when it does not fit. */
-  private refuseIfNoRoom(topic: string, messages: readonly Message[]): void {
+  private keyBytes(topic: string, key: K | null | undefined): Buffer | null {
+    return this.serdes === undefined ? toBuffer(key as RawValue | null | undefined) : this.serdes.serializeKey(topic, key);
+  }
+
+  private valueBytes(topic: string, value: V | null): Buffer | null {
+    return this.serdes === undefined ? toBuffer(value as RawValue | null) : this.serdes.serializeValue(topic, value);
+  }
+
+  private refuseIfNoRoom(topic: string, messages: readonly Message<K, V>[]): void {
     let needed = 0;
     for (const message of messages) {
-      needed += estimateRecordBytes({ key: toBuffer(message.key), value: toBuffer(message.value), headers: toHeaders(message.headers) }) + BATCH_OVERHEAD_BYTES;
+      needed += estimateRecordBytes({ key: this.keyBytes(topic, message.key), value: this.valueBytes(topic, message.value), headers: toHeaders(message.headers) }) + BATCH_OVERHEAD_BYTES;
     }
     const free = this.accumulator.freeBytes();
     if (needed > free) {

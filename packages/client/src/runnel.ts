@@ -8,7 +8,7 @@ import type { ConsumerOptions } from './consumer.js';
 import { SILENT_LOGGER, SYSTEM_CLOCK } from './logger.js';
 import type { Clock, Logger } from './logger.js';
 import { Producer } from './producer.js';
-import type { ProducerOptions } from './producer.js';
+import type { ProducerOptions, RawValue } from './producer.js';
 import { realSleep, resolveRetryOptions } from './retry.js';
 import type { RetryOptions, Sleep } from './retry.js';
 
@@ -60,14 +60,20 @@ export class Runnel {
     return new Admin(this.cluster);
   }
 
-  /** A producer; see {@link ProducerOptions} for defaults. */
-  producer(options: ProducerOptions = {}): Producer {
-    return new Producer(this.cluster, options);
+  /**
+   * A producer; see {@link ProducerOptions} for defaults. With `serde`, K and V are the
+   * application's key and value types, e.g. `runnel.producer<string, Order>({ serde: { key: Serdes.string, value: Serdes.json<Order>() } })`.
+   */
+  producer<K = RawValue, V = RawValue>(options: ProducerOptions<K, V> = {}): Producer<K, V> {
+    return new Producer<K, V>(this.cluster, options);
   }
 
-  /** A consumer of assigned partitions; see {@link ConsumerOptions}. */
-  consumer(options: ConsumerOptions = {}): Consumer {
-    return new Consumer(this.cluster, options);
+  /**
+   * A consumer, of a group (`groupId`, then subscribe()) or of partitions assigned by hand; see
+   * {@link ConsumerOptions}. With `serde`, messages carry K and V instead of Buffers.
+   */
+  consumer<K = Buffer, V = Buffer>(options: ConsumerOptions<K, V> = {}): Consumer<K, V> {
+    return new Consumer<K, V>(this.cluster, options);
   }
 
   /** Closes every broker channel. Disconnect producers and consumers first. */
