@@ -594,6 +594,15 @@ export class PartitionLog {
     this.highWatermark_ = highWatermark;
   }
 
+  /** checkpointHighWatermark with the fsyncs off the event loop (the periodic pass). */
+  async checkpointHighWatermarkAsync(highWatermark: number): Promise<void> {
+    if (!Number.isSafeInteger(highWatermark) || highWatermark < 0 || highWatermark > this.logEndOffset_) {
+      throw new RangeError(`high watermark ${highWatermark} outside [0, ${this.logEndOffset_}]`);
+    }
+    await this.hwCheckpoint.writeAsync([[highWatermark]]);
+    this.highWatermark_ = highWatermark;
+  }
+
   /** The last checkpointed high watermark, clamped to [logStartOffset, logEndOffset]. */
   readHighWatermark(): number {
     return Math.min(Math.max(this.highWatermark_, this.logStartOffset), this.logEndOffset_);

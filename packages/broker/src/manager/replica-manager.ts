@@ -439,14 +439,29 @@ export class ReplicaManager {
       for (const hosted of [...this.partitions.values()]) {
         if (this.closed) return;
         if (!hosted.open) continue;
-        this.checkpointHighWatermark(hosted);
-        await new Promise<void>((resolve) => setImmediate(resolve));
+        await this.checkpointHighWatermarkInBackground(hosted);
       }
     })()
       .catch((err: unknown) => this.log.error({ err }, 'high watermark checkpoint pass failed'))
       .finally(() => {
         this.checkpointPass = undefined;
       });
+  }
+
+  /** The periodic pass's checkpoint: the same work with the fsyncs on the thread pool. */
+  private async checkpointHighWatermarkInBackground(hosted: HostedPartition): Promise<void> {
+    if (this.flushPolicy === 'lazy' && hosted.log.flushedOffset < hosted.log.logEndOffset) {
+      hosted.log.flush().catch((err: unknown) => this.log.error({ err, topic: hosted.topic, partition: hosted.partition }, 'background flush failed'));
+    }
+    if (!hosted.highWatermarkDirty) return;
+    hosted.highWatermarkDirty = false;
+    try {
+      await hosted.log.checkpointHighWatermarkAsync(Math.min(hosted.state.highWatermark, hosted.log.logEndOffset));
+    } catch (err) {
+      // Marked dirty again so the next pass retries; a partition closed meanwhile is simply skipped.
+      hosted.highWatermarkDirty = true;
+      if (hosted.open) this.log.error({ err, topic: hosted.topic, partition: hosted.partition }, 'high watermark checkpoint failed');
+    }
   }
 
   private checkpointHighWatermark(hosted: HostedPartition): void {
