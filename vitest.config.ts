@@ -6,6 +6,9 @@ export default defineConfig({
   resolve: { conditions: ['source'] },
   ssr: { resolve: { conditions: ['source'] } },
   test: {
+    // One file at a time across both projects: the e2e clusters run on 2-second broker sessions
+    // and must not share the two cores with the seeded simulations (a starved broker gets fenced).
+    fileParallelism: false,
     projects: [
       {
         extends: true,

@@ -88,35 +88,54 @@ export class Worker {
   }
 }
 
+/** When a worker owned each partition: from its 'assigned' event to its 'revoked'/'lost' event, its death, or now. */
+export function ownershipIntervals(worker: Worker): Map<number, Array<{ from: number; to: number }>> {
+  const out = new Map<number, Array<{ from: number; to: number }>>();
+  const open = new Map<number, number>();
+  const close = (partition: number, at: number): void => {
+    const from = open.get(partition);
+    if (from === undefined) return;
+    open.delete(partition);
+    out.set(partition, [...(out.get(partition) ?? []), { from, to: at }]);
+  };
+  for (const event of worker.events) {
+    if (event.e === 'assigned') for (const [, p] of event.partitions) if (!open.has(p)) open.set(p, event.t);
+    if (event.e === 'revoked' || event.e === 'lost') for (const [, p] of event.partitions) close(p, event.t);
+  }
+  const end = worker.killedAtMs ?? Date.now();
+  for (const partition of [...open.keys()]) close(partition, end);
+  return out;
+}
+
 /**
- * No partition was processed by two live workers at once: in each partition's time-ordered record
- * log, a worker's records form one contiguous run (its ownership period), never ABA interleaving.
- * Returns the violations.
+ * No partition was owned by two live workers at once: a worker's ownership of a partition ends
+ * (revocation finished and committed, partitions lost, or the process SIGKILLed) before another's
+ * begins; and every record a worker processed lies inside one of its ownership periods. Ownership
+ * may come back to an earlier owner later. Returns the violations.
  */
 export function overlappingOwnership(workers: readonly Worker[]): string[] {
-  const byPartition = new Map<number, Array<{ t: number; worker: string; o: number }>>();
-  for (const w of workers) {
-    for (const r of w.records()) {
-      const list = byPartition.get(r.p) ?? [];
-      list.push({ t: r.t, worker: w.name, o: r.o });
-      byPartition.set(r.p, list);
-    }
-  }
   const problems: string[] = [];
-  for (const [partition, list] of byPartition) {
-    list.sort((a, b) => a.t - b.t);
-    const runs: string[] = [];
-    for (const entry of list) if (runs[runs.length - 1] !== entry.worker) runs.push(entry.worker);
-    const seen = new Set<string>();
-    for (const worker of runs) {
-      if (seen.has(worker)) {
-        problems.push(`partition ${partition}: owners interleave ${runs.join(' -> ')}`);
-        break;
-      }
-      seen.add(worker);
+  const byPartition = new Map<number, Array<{ worker: string; from: number; to: number }>>();
+  for (const w of workers) {
+    const intervals = ownershipIntervals(w);
+    for (const [partition, list] of intervals) for (const i of list) byPartition.set(partition, [...(byPartition.get(partition) ?? []), { worker: w.name, ...i }]);
+    for (const r of w.records()) {
+      const mine = intervals.get(r.p) ?? [];
+      if (!mine.some((i) => r.t >= i.from && r.t <= i.to)) problems.push(`${w.name} processed ${r.v} (partition ${r.p}) outside its ownership`);
     }
   }
-  return problems;
+  for (const [partition, list] of byPartition) {
+    for (let i = 0; i < list.length; i++) {
+      for (let j = i + 1; j < list.length; j++) {
+        const a = list[i]!;
+        const b = list[j]!;
+        if (a.worker !== b.worker && a.from < b.to && b.from < a.to) {
+          problems.push(`partition ${partition}: ${a.worker} [${a.from}, ${a.to}] overlaps ${b.worker} [${b.from}, ${b.to}]`);
+        }
+      }
+    }
+  }
+  return problems.slice(0, 20);
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -18,6 +18,8 @@ class FakeCoordinator implements GroupTransport {
   private readonly members = new Map<string, { epoch: number; owned: Set<number>; granted: Set<number>; lastSeenMs: number }>();
   private nextId = 1;
   reachable = true;
+  /** While set, heartbeats never answer (a coordinator that accepts the call and dies). */
+  hang = false;
   readonly commits: OffsetCommitRequest[] = [];
   /** Every (member -> owned) report in order, to check no partition had two owners. */
   readonly ownershipLog: Array<Map<string, Set<number>>> = [];
@@ -29,6 +31,7 @@ class FakeCoordinator implements GroupTransport {
 
   async heartbeat(_address: string, request: ConsumerGroupHeartbeatRequest): Promise<ConsumerGroupHeartbeatResponse> {
     if (!this.reachable) throw new RunnelError('NETWORK_EXCEPTION', 'unreachable');
+    if (this.hang) return new Promise<ConsumerGroupHeartbeatResponse>(() => undefined);
     const now = Date.now();
     for (const [id, m] of this.members) if (now - m.lastSeenMs > SESSION_MS) this.members.delete(id);
     let id = request.memberId;
@@ -172,6 +175,24 @@ describe('GroupMember against a fake coordinator', () => {
     expect(a.events.some((e) => e.startsWith('lost'))).toBe(true);
     coordinator.reachable = true;
     await until(() => a.owned.size === PARTITIONS, 'rejoined with everything');
+  });
+
+  it('drops its partitions at the session deadline even while a heartbeat call hangs', async () => {
+    const coordinator = new FakeCoordinator();
+    const a = new Recorder();
+    const member = new GroupMember(
+      { groupId: 'g', clientId: 'c', clientHost: 'h', sessionTimeoutMs: SESSION_MS, rebalanceTimeoutMs: 5_000, requestTimeoutMs: 60_000, clock: SYSTEM_CLOCK, logger: SILENT_LOGGER },
+      coordinator,
+      a,
+    );
+    member.start({ topics: ['t'] });
+    await until(() => a.owned.size === PARTITIONS, 'ownership');
+    coordinator.hang = true;
+    const hungAt = Date.now();
+    await until(() => a.owned.size === 0, 'partitions dropped', SESSION_MS * 3);
+    expect(Date.now() - hungAt).toBeLessThan(SESSION_MS + 200);
+    // Not stopped through stop(): its loop is stuck in the hung call, which is what this test is about.
+    coordinator.hang = false;
   });
 
   it('stop() revokes (commits) what it owns and leaves with epoch -1, so the others take over at once', async () => {

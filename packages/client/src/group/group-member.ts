@@ -60,6 +60,11 @@ export class GroupMember {
   private nextHeartbeatAtMs = 0;
   private failures = 0;
   private readonly revocations = new Set<Promise<void>>();
+  /**
+   * Fires at the session deadline independently of the heartbeat loop, which may be waiting on a
+   * call to a dead coordinator: partitions must be dropped by then, however long that call takes.
+   */
+  private sessionTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly options: GroupMemberOptions,
@@ -96,6 +101,7 @@ export class GroupMember {
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
+    if (this.sessionTimer !== undefined) clearTimeout(this.sessionTimer);
     this.wake.notify();
     await this.loop;
     await Promise.allSettled([...this.revocations]);
@@ -187,7 +193,9 @@ export class GroupMember {
       let action: MembershipAction;
       try {
         const address = await this.coordinatorAddress();
-        const response = await this.transport.heartbeat(address, this.membership.heartbeatRequest(), this.options.requestTimeoutMs);
+        // Bounded by half a session too: an answer later than that cannot keep the session alive anyway.
+        const timeoutMs = Math.max(1, Math.min(this.options.requestTimeoutMs, Math.floor(this.options.sessionTimeoutMs / 2)));
+        const response = await this.transport.heartbeat(address, this.membership.heartbeatRequest(), timeoutMs);
         if (!this.running) break;
         action = this.membership.onHeartbeatResponse(response, sentAtMs);
       } catch (err) {
@@ -199,11 +207,26 @@ export class GroupMember {
     }
   }
 
+  private armSessionTimer(): void {
+    if (this.sessionTimer !== undefined) clearTimeout(this.sessionTimer);
+    this.sessionTimer = undefined;
+    const deadline = this.membership.sessionDeadlineMs();
+    if (deadline === undefined || !this.running) return;
+    this.sessionTimer = setTimeout(() => {
+      this.sessionTimer = undefined;
+      const expired = this.membership.checkSession(this.options.clock.nowMs());
+      if (expired !== undefined) this.apply(expired);
+      else this.armSessionTimer();
+    }, Math.max(1, deadline - this.options.clock.nowMs()));
+    this.sessionTimer.unref();
+  }
+
   private apply(action: MembershipAction): void {
     const { clock, logger } = this.options;
     switch (action.kind) {
       case 'reconcile': {
         this.failures = 0;
+        this.armSessionTimer();
         this.nextHeartbeatAtMs = clock.nowMs() + this.membership.heartbeatIntervalMs;
         if (action.assign.length > 0) this.hooks.assigned(action.assign);
         if (action.revoke.length > 0) {

@@ -167,6 +167,12 @@ export class Membership {
     return this.loseAll(`no heartbeat acknowledged for ${nowMs - this.lastAckedSentAtMs} ms (session ${this.config.sessionTimeoutMs} ms)`, true);
   }
 
+  /** When checkSession() will drop everything unless a heartbeat is acknowledged first; undefined while not a member. */
+  sessionDeadlineMs(): number | undefined {
+    if (this.phase !== 'member' || this.lastAckedSentAtMs === undefined) return undefined;
+    return this.lastAckedSentAtMs + this.config.sessionTimeoutMs;
+  }
+
   /** Starts leaving: the next heartbeat carries epoch -1. Partitions must be finished first. */
   leave(): TopicPartition[] {
     const all = sortedTps(new Set([...this.owned, ...this.revoking]));
