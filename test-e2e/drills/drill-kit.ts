@@ -45,7 +45,17 @@ export async function startDrill(options: LocalClusterOptions, clientId: string)
     retry: { retries: 3, initialRetryTimeMs: 50, maxRetryTimeMs: 200 },
   });
   const admin = adminRunnel.admin();
-  await waitAllBrokersUnfenced(admin, cluster.nodeIds.length);
+  try {
+    await waitAllBrokersUnfenced(admin, cluster.nodeIds.length);
+  } catch (error) {
+    // The caller never gets a Drill to close: stop the nodes here, or they outlive the test and
+    // hold its ports against every later run.
+    const logs = cluster.nodeIds.map((id) => `--- node ${id}\n${cluster.logTail(id)}`).join('\n');
+    runnel.close();
+    adminRunnel.close();
+    await cluster.stopAll();
+    throw new Error(`${(error as Error).message}\n${logs}`, { cause: error });
+  }
   return {
     cluster,
     brokers,
