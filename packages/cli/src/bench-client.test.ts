@@ -34,6 +34,16 @@ describe('bench produce and consume', () => {
     expect(consumed.bytes).toBe(2_000 * 100);
   });
 
+  it('warm-up records are sent but left out of every figure', async () => {
+    const result = await runProduceBench({
+      brokers: fake.bootstrap, topic: 'bench', numRecords: 500, recordSizeBytes: 10, acks: 1, throughput: 0,
+      recordsPerSend: 50, lingerMs: 0, batchSizeBytes: 16_384, maxDurationMs: 30_000, progress: false, warmupRecords: 300,
+    });
+    expect(result.records).toBe(500);
+    const stored = [0, 1, 2].reduce((sum, p) => sum + fake.records('bench', p).length, 0);
+    expect(stored).toBe(800);
+  });
+
   it('produce paces to --throughput', async () => {
     const result = await runProduceBench({
       brokers: fake.bootstrap, topic: 'bench', numRecords: 300, recordSizeBytes: 10, acks: 1, throughput: 1_000,

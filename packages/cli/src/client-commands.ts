@@ -368,13 +368,14 @@ function registerClientBenchCommands(program: Command, io: ClientCommandsIo): vo
     .addOption(new Option('--records-per-send <n>', 'records per send() call').argParser(positiveInt('--records-per-send')).default(100))
     .addOption(new Option('--linger-ms <ms>', 'producer lingerMs').argParser(nonNegativeInt('--linger-ms')).default(5))
     .addOption(new Option('--batch-size <bytes>', 'producer batchSize').argParser(positiveInt('--batch-size')).default(262_144))
+    .addOption(new Option('--warmup-records <n>', 'records sent first at the same rate and left out of the figures').argParser(nonNegativeInt('--warmup-records')).default(0))
     .addOption(new Option('--max-duration-ms <ms>', 'bound on the run').argParser(positiveInt('--max-duration-ms')).default(300_000))
     .option('--json', 'also print a JSON line', false)
-    .action(async (options: { bootstrapServer: string; topic: string; numRecords: number; recordSize: number; acks: Acks; throughput: number; recordsPerSend: number; lingerMs: number; batchSize: number; maxDurationMs: number; json: boolean }) => {
+    .action(async (options: { bootstrapServer: string; topic: string; numRecords: number; recordSize: number; acks: Acks; throughput: number; recordsPerSend: number; lingerMs: number; batchSize: number; warmupRecords: number; maxDurationMs: number; json: boolean }) => {
       const benchOptions = {
         brokers: brokerList(options.bootstrapServer), topic: options.topic, numRecords: options.numRecords, recordSizeBytes: options.recordSize,
         acks: options.acks, throughput: options.throughput, recordsPerSend: options.recordsPerSend, lingerMs: options.lingerMs,
-        batchSizeBytes: options.batchSize, maxDurationMs: options.maxDurationMs, progress: process.stderr.isTTY === true,
+        batchSizeBytes: options.batchSize, maxDurationMs: options.maxDurationMs, progress: process.stderr.isTTY === true, warmupRecords: options.warmupRecords,
       };
       const result = await runProduceBench(benchOptions);
       io.out(`${formatProduceBench(benchOptions, result)}\n`);
