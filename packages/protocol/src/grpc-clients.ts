@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { serviceConstructor } from './proto-loader.js';
 import { RunnelError } from './errors.js';
+import { enableServerNoDelay } from './server-nodelay.js';
 import type { ErrorCodeName } from './errors.js';
 import type { RaftBatch, RaftBatchAck } from './raft-messages.js';
 import type {
@@ -180,6 +181,9 @@ export const PEER_CHANNEL_OPTIONS: Readonly<grpc.ChannelOptions> = Object.freeze
  * (too_many_pings) and drop the channel; ping idle clients so half-open connections are reaped.
  */
 export function serverOptions(overrides: grpc.ServerOptions = {}): grpc.ServerOptions {
+  // Every Runnel server is built with these options, before it binds: the place to make sure its
+  // sockets answer without Nagle delays (see server-nodelay.ts).
+  enableServerNoDelay();
   return {
     'grpc.keepalive_time_ms': 10_000,
     'grpc.keepalive_timeout_ms': 5_000,
