@@ -1,5 +1,7 @@
 // The client-side commands, in the shape of Kafka's tools: `topics`, `produce` (console producer) and
 // `consume` (console consumer). Every one takes --bootstrap-server HOST:PORT[,HOST:PORT].
+import { open } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { Runnel } from '@runnel/client';
@@ -7,12 +9,15 @@ import type { Acks, ConsumedMessage, Message, TopicMetadataView } from '@runnel/
 import { formatConsumeBench, formatProduceBench, runConsumeBench, runProduceBench } from './bench-client.js';
 import { formatGroupBench, runGroupBench } from './bench-group.js';
 import { CliError } from './errors.js';
+import { interactiveTerminal, startProgress } from './progress.js';
 
 export interface ClientCommandsIo {
   readonly out: (text: string) => void;
   readonly err: (text: string) => void;
   /** Lines of standard input (the console producer's records). */
   readonly inputLines: () => AsyncIterable<string>;
+  /** Whether a person watches a terminal: progress bars only then (default: both streams are TTYs). */
+  readonly isTty?: boolean;
 }
 
 export function stdinLines(): AsyncIterable<string> {
@@ -64,6 +69,38 @@ export function formatTopicDescription(topic: TopicMetadataView): string {
     lines.push(`Topic: ${topic.name} Partition: ${p.partitionId} Leader: ${leader} Replicas: ${p.replicas.join(',')} Isr: ${p.isr.join(',')}`);
   }
   return lines.join('\n');
+}
+
+/** Which partitions `topics describe` shows: all, or only those in one kind of trouble. */
+export type PartitionFilter = 'all' | 'under-replicated' | 'unavailable';
+
+export function partitionFilterOf(options: { underReplicated: boolean; underReplicatedPartitions: boolean; unavailablePartitions: boolean }): PartitionFilter {
+  const underReplicated = options.underReplicated || options.underReplicatedPartitions;
+  // As in kafka-topics.sh the report options exclude each other: a union would hide which problem a partition has.
+  if (underReplicated && options.unavailablePartitions) throw new CliError('give --under-replicated or --unavailable-partitions, not both');
+  if (underReplicated) return 'under-replicated';
+  return options.unavailablePartitions ? 'unavailable' : 'all';
+}
+
+/**
+ * The topics, sorted by name, with only the partitions the filter keeps; with a filter, topics left
+ * without partitions are dropped, so an empty answer means a healthy cluster.
+ */
+export function selectPartitions(topics: readonly TopicMetadataView[], filter: PartitionFilter): TopicMetadataView[] {
+  const keep = (p: TopicMetadataView['partitions'][number]): boolean => {
+    switch (filter) {
+      case 'all':
+        return true;
+      case 'under-replicated':
+        return p.isr.length < p.replicas.length;
+      case 'unavailable':
+        return p.leader < 0;
+    }
+  };
+  return topics
+    .map((t) => (filter === 'all' ? t : { ...t, partitions: t.partitions.filter(keep) }))
+    .filter((t) => filter === 'all' || t.partitions.length > 0)
+    .sort((a, b) => a.name.localeCompare(b.name));
 }
 
 /**
@@ -129,6 +166,93 @@ interface ConsumeOptions extends PrintOptions {
   timeoutMs?: number;
 }
 
+interface ProduceOptions {
+  bootstrapServer: string;
+  topic: string;
+  file?: string;
+  acks: Acks;
+  parseKey: boolean;
+  keySeparator: string;
+  parseHeaders: boolean;
+}
+
+/** A records file opened for `produce --file`: its size for the progress bar and its lines. */
+interface InputFile {
+  readonly sizeBytes: number;
+  lines(): AsyncIterable<string>;
+  close(): Promise<void>;
+}
+
+export async function openInputFile(path: string): Promise<InputFile> {
+  let handle: FileHandle;
+  try {
+    handle = await open(path, 'r');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : error instanceof Error ? error.message : String(error);
+    throw new CliError(`--file ${path}: ${why}`);
+  }
+  const stats = await handle.stat();
+  if (!stats.isFile()) {
+    await handle.close();
+    throw new CliError(`--file ${path}: not a regular file`);
+  }
+  return {
+    sizeBytes: stats.size,
+    lines: () => createInterface({ input: handle.createReadStream({ autoClose: false }), crlfDelay: Infinity }),
+    close: () => handle.close(),
+  };
+}
+
+/**
+ * The console producer: one record per non-empty line of `openLines()`, at most PRODUCE_INFLIGHT_MAX unacknowledged.
+ * `onBytesRead` hears how many input bytes were consumed so far (line lengths plus newlines).
+ */
+async function produceLines(openLines: () => AsyncIterable<string>, options: ProduceOptions, io: ClientCommandsIo, onBytesRead: (bytes: number) => void): Promise<void> {
+  const runnel = connect(options.bootstrapServer);
+  // Idempotence needs acks=all (as in Kafka); with weaker acks the user has chosen speed over it.
+  const producer = runnel.producer({ acks: options.acks, idempotent: options.acks === 'all' });
+  const pending = new Set<Promise<void>>();
+  let sent = 0;
+  let failed = 0;
+  let bytesRead = 0;
+  const failure = (error: unknown): void => {
+    failed++;
+    if (failed <= 10) io.err(`runnel: record not delivered: ${error instanceof Error ? error.message : String(error)}\n`);
+  };
+  try {
+    await producer.connect();
+    let lineNumber = 0;
+    // Opened only now, right before the loop: a readline interface created earlier would emit
+    // lines while connect() is awaited, before the loop listens, and they would be lost.
+    for await (const line of openLines()) {
+      lineNumber++;
+      bytesRead += Buffer.byteLength(line) + 1;
+      onBytesRead(bytesRead);
+      if (line === '') continue;
+      let message: Message;
+      try {
+        message = parseInputLine(line, options);
+      } catch (error) {
+        failure(new CliError(`line ${lineNumber}: ${error instanceof Error ? error.message : String(error)}`));
+        continue;
+      }
+      const delivery: Promise<void> = producer.send({ topic: options.topic, messages: [message] }).then(
+        () => { sent++; },
+        failure,
+      ).finally(() => pending.delete(delivery));
+      pending.add(delivery);
+      if (pending.size >= PRODUCE_INFLIGHT_MAX) await Promise.race(pending);
+    }
+    await Promise.all(pending);
+  } finally {
+    await producer.disconnect().catch(failure);
+    runnel.close();
+  }
+  if (failed > 0) throw new CliError(`${failed} record(s) not delivered, ${sent} delivered`);
+  io.err(`${sent} record(s) delivered\n`);
+}
+
 export function registerClientCommands(program: Command, io: ClientCommandsIo): void {
   const topics = program.command('topics').description('create, list, describe, alter and delete topics');
 
@@ -170,15 +294,15 @@ export function registerClientCommands(program: Command, io: ClientCommandsIo): 
     .requiredOption(BOOTSTRAP_FLAG, BOOTSTRAP_HELP)
     .option('--topic <name>', 'only this topic')
     .option('--under-replicated', 'only partitions whose ISR is smaller than their replica set', false)
+    .option('--under-replicated-partitions', 'the same as --under-replicated (the kafka-topics.sh name)', false)
+    .option('--unavailable-partitions', 'only partitions without a live leader', false)
     .option('--json', 'print JSON', false)
-    .action(async (options: { bootstrapServer: string; topic?: string; underReplicated: boolean; json: boolean }) => {
+    .action(async (options: { bootstrapServer: string; topic?: string; underReplicated: boolean; underReplicatedPartitions: boolean; unavailablePartitions: boolean; json: boolean }) => {
+      const filter = partitionFilterOf(options);
       const runnel = connect(options.bootstrapServer);
       try {
         const { topics: found } = await runnel.admin().describeTopics(options.topic === undefined ? {} : { topics: [options.topic] });
-        const shown = found
-          .map((t) => (options.underReplicated ? { ...t, partitions: t.partitions.filter((p) => p.isr.length < p.replicas.length) } : t))
-          .filter((t) => !options.underReplicated || t.partitions.length > 0)
-          .sort((a, b) => a.name.localeCompare(b.name));
+        const shown = selectPartitions(found, filter);
         if (options.json) io.out(`${JSON.stringify({ topics: shown })}\n`);
         else for (const t of shown) io.out(`${formatTopicDescription(t)}\n`);
       } finally {
@@ -216,51 +340,27 @@ export function registerClientCommands(program: Command, io: ClientCommandsIo): 
     });
 
   program.command('produce')
-    .description('send each line of standard input as one record (like kafka-console-producer)')
+    .description('send each line of standard input (or of --file) as one record (like kafka-console-producer)')
     .requiredOption(BOOTSTRAP_FLAG, BOOTSTRAP_HELP)
     .requiredOption('--topic <name>', 'topic name')
+    .option('--file <path>', 'read the records from this file instead of standard input (a progress bar on a terminal)')
     .addOption(new Option('--acks <acks>', 'all (-1), 1 or 0').argParser(parseAcks).default('all' as Acks))
     .option('--parse-key', 'split each line into key and value at --key-separator', false)
     .option('--key-separator <sep>', 'separator between key and value', '\t')
     .option('--parse-headers', 'each line starts with h1:v1,h2:v2 and a TAB', false)
-    .action(async (options: { bootstrapServer: string; topic: string; acks: Acks; parseKey: boolean; keySeparator: string; parseHeaders: boolean }) => {
-      const runnel = connect(options.bootstrapServer);
-      // Idempotence needs acks=all (as in Kafka); with weaker acks the user has chosen speed over it.
-      const producer = runnel.producer({ acks: options.acks, idempotent: options.acks === 'all' });
-      const pending = new Set<Promise<void>>();
-      let sent = 0;
-      let failed = 0;
-      const failure = (error: unknown): void => {
-        failed++;
-        if (failed <= 10) io.err(`runnel: record not delivered: ${error instanceof Error ? error.message : String(error)}\n`);
-      };
+    .action(async (options: ProduceOptions) => {
+      // The file is opened before anything connects: a wrong path fails at once with nothing sent.
+      const file = options.file === undefined ? undefined : await openInputFile(options.file);
       try {
-        await producer.connect();
-        let lineNumber = 0;
-        for await (const line of io.inputLines()) {
-          lineNumber++;
-          if (line === '') continue;
-          let message: Message;
-          try {
-            message = parseInputLine(line, options);
-          } catch (error) {
-            failure(new CliError(`line ${lineNumber}: ${error instanceof Error ? error.message : String(error)}`));
-            continue;
-          }
-          const delivery: Promise<void> = producer.send({ topic: options.topic, messages: [message] }).then(
-            () => { sent++; },
-            failure,
-          ).finally(() => pending.delete(delivery));
-          pending.add(delivery);
-          if (pending.size >= PRODUCE_INFLIGHT_MAX) await Promise.race(pending);
+        const progress = startProgress(file !== undefined && (io.isTty ?? interactiveTerminal()), file?.sizeBytes ?? 0, 'bytes');
+        try {
+          await produceLines(file === undefined ? io.inputLines : file.lines, options, io, (bytesRead) => progress.update(bytesRead));
+        } finally {
+          progress.stop();
         }
-        await Promise.all(pending);
       } finally {
-        await producer.disconnect().catch(failure);
-        runnel.close();
+        await file?.close();
       }
-      if (failed > 0) throw new CliError(`${failed} record(s) not delivered, ${sent} delivered`);
-      io.err(`${sent} record(s) delivered\n`);
     });
 
   program.command('consume')

@@ -3,11 +3,13 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { Runnel } from '@runnel/client';
 import type { GroupDetails, ResetPlanEntry, ResetSpec } from '@runnel/client';
 import { CliError } from './errors.js';
+import { interactiveTerminal, startProgress } from './progress.js';
+import type { Progress } from './progress.js';
 
 export interface GroupCommandsIo {
   readonly out: (text: string) => void;
   readonly err: (text: string) => void;
-  /** Whether stdout is a terminal (progress bars only there). */
+  /** Whether a person watches a terminal: progress bars only then (default: both streams are TTYs). */
   readonly isTty?: boolean;
 }
 
@@ -91,6 +93,54 @@ function partitionList(raw: string | undefined): number[] | undefined {
   return list.map(Number);
 }
 
+/**
+ * Partitions committed per OffsetCommit by `reset-offsets --execute`. Up to this many the reset is one
+ * request, all or nothing, as in Kafka's tool; past it the reset goes in chunks so a progress bar can
+ * follow it and no single request grows without bound, at the price of a failure leaving the first
+ * chunks committed (the error says which).
+ */
+export const RESET_CHUNK_PARTITIONS = 100;
+
+/** What the chunked reset needs of the admin client (a fake in tests). */
+export interface ResetAdmin {
+  resetOffsets(options: { groupId: string; topic: string; partitions?: number[]; spec: ResetSpec; dryRun?: boolean }): Promise<ResetPlanEntry[]>;
+  describeTopics(options: { topics: string[] }): Promise<{ topics: Array<{ name: string; partitions: Array<{ partitionId: number }> }> }>;
+}
+
+/**
+ * Commits a reset chunk by chunk, calling `onCommitted` with the partitions done so far. Each chunk
+ * computes its own offsets from the spec; that is exact for --shift-by too, since a group without
+ * members has nobody else committing meanwhile and no partition is in two chunks.
+ */
+export async function executeResetInChunks(
+  admin: ResetAdmin,
+  request: { groupId: string; topic: string; partitions?: number[]; spec: ResetSpec },
+  onCommitted: (partitionsDone: number, partitionsTotal: number) => void,
+  chunkPartitions = RESET_CHUNK_PARTITIONS,
+): Promise<ResetPlanEntry[]> {
+  let partitions = request.partitions;
+  if (partitions === undefined) {
+    const { topics } = await admin.describeTopics({ topics: [request.topic] });
+    partitions = (topics.find((t) => t.name === request.topic)?.partitions ?? []).map((p) => p.partitionId).sort((a, b) => a - b);
+    if (partitions.length === 0) throw new CliError(`topic "${request.topic}" has no partitions (does it exist?)`);
+  }
+  const plan: ResetPlanEntry[] = [];
+  onCommitted(0, partitions.length);
+  for (let start = 0; start < partitions.length; start += chunkPartitions) {
+    const chunk = partitions.slice(start, start + chunkPartitions);
+    try {
+      plan.push(...await admin.resetOffsets({ groupId: request.groupId, topic: request.topic, spec: request.spec, dryRun: false, partitions: chunk }));
+    } catch (error) {
+      if (start === 0) throw error;
+      const rest = partitions.slice(start);
+      const again = request.spec.kind === 'shift' ? ' (--shift-by moves from the committed offset: rerun it with --partitions for the rest only)' : '';
+      throw new CliError(`committed ${start} of ${partitions.length} partitions, then: ${error instanceof Error ? error.message : String(error)}; not committed: ${rest.join(',')}${again}`);
+    }
+    onCommitted(Math.min(start + chunk.length, partitions.length), partitions.length);
+  }
+  return plan;
+}
+
 export function registerGroupCommands(program: Command, io: GroupCommandsIo): void {
   const groups = program.command('groups').description('list, describe, reset offsets of and delete consumer groups');
 
@@ -145,7 +195,22 @@ export function registerGroupCommands(program: Command, io: GroupCommandsIo): vo
       const partitions = partitionList(options.partitions);
       const runnel = connect(options.bootstrapServer);
       try {
-        const plan = await runnel.admin().resetOffsets({ groupId: options.group, topic: options.topic, spec, dryRun: !options.execute, ...(partitions === undefined ? {} : { partitions }) });
+        const request = { groupId: options.group, topic: options.topic, spec, ...(partitions === undefined ? {} : { partitions }) };
+        let plan: ResetPlanEntry[];
+        if (options.execute) {
+          let progress: Progress | undefined;
+          try {
+            plan = await executeResetInChunks(runnel.admin(), request, (done, total) => {
+              // A bar only when there is more than one request to follow.
+              progress ??= startProgress((io.isTty ?? interactiveTerminal()) && total > RESET_CHUNK_PARTITIONS, total, 'partitions');
+              progress.update(done);
+            });
+          } finally {
+            progress?.stop();
+          }
+        } else {
+          plan = await runnel.admin().resetOffsets({ ...request, dryRun: true });
+        }
         if (options.json) io.out(`${JSON.stringify({ groupId: options.group, executed: options.execute, offsets: plan })}\n`);
         else {
           io.out(`${formatResetPlan(options.group, plan)}\n`);

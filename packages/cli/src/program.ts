@@ -14,6 +14,8 @@ export interface CliIo {
   readonly out: (text: string) => void;
   readonly err: (text: string) => void;
   readonly env: Readonly<Record<string, string | undefined>>;
+  /** Progress bars only for a person at a terminal; unset: decided from process.stdout/stderr. */
+  readonly isTty?: boolean;
 }
 
 const defaultIo: CliIo = {
@@ -214,8 +216,8 @@ export function createProgram(io: CliIo = defaultIo): Command {
       io.out(`${JSON.stringify({ bench: 'failover', ...figures, violations: check.violations.slice(0, 10) })}\n`);
     });
 
-  registerClientCommands(program, { out: io.out, err: io.err, inputLines: stdinLines });
-  registerGroupCommands(program, { out: io.out, err: io.err });
+  registerClientCommands(program, { out: io.out, err: io.err, inputLines: stdinLines, ...(io.isTty === undefined ? {} : { isTty: io.isTty }) });
+  registerGroupCommands(program, { out: io.out, err: io.err, ...(io.isTty === undefined ? {} : { isTty: io.isTty }) });
 
   return program;
 }
