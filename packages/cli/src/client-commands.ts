@@ -206,9 +206,10 @@ export async function openInputFile(path: string): Promise<InputFile> {
 
 /**
  * The console producer: one record per non-empty line of `openLines()`, at most PRODUCE_INFLIGHT_MAX unacknowledged.
- * `onBytesRead` hears how many input bytes were consumed so far (line lengths plus newlines).
+ * `onBytesRead` hears how many input bytes were consumed so far (line lengths plus newlines). Returns
+ * the counts; the caller prints the summary once any progress bar is gone.
  */
-async function produceLines(openLines: () => AsyncIterable<string>, options: ProduceOptions, io: ClientCommandsIo, onBytesRead: (bytes: number) => void): Promise<void> {
+async function produceLines(openLines: () => AsyncIterable<string>, options: ProduceOptions, io: ClientCommandsIo, onBytesRead: (bytes: number) => void): Promise<{ sent: number; failed: number }> {
   const runnel = connect(options.bootstrapServer);
   // Idempotence needs acks=all (as in Kafka); with weaker acks the user has chosen speed over it.
   const producer = runnel.producer({ acks: options.acks, idempotent: options.acks === 'all' });
@@ -249,8 +250,7 @@ async function produceLines(openLines: () => AsyncIterable<string>, options: Pro
     await producer.disconnect().catch(failure);
     runnel.close();
   }
-  if (failed > 0) throw new CliError(`${failed} record(s) not delivered, ${sent} delivered`);
-  io.err(`${sent} record(s) delivered\n`);
+  return { sent, failed };
 }
 
 export function registerClientCommands(program: Command, io: ClientCommandsIo): void {
@@ -353,11 +353,15 @@ export function registerClientCommands(program: Command, io: ClientCommandsIo): 
       const file = options.file === undefined ? undefined : await openInputFile(options.file);
       try {
         const progress = startProgress(file !== undefined && (io.isTty ?? interactiveTerminal()), file?.sizeBytes ?? 0, 'bytes');
+        let outcome: { sent: number; failed: number };
         try {
-          await produceLines(file === undefined ? io.inputLines : file.lines, options, io, (bytesRead) => progress.update(bytesRead));
+          outcome = await produceLines(file === undefined ? io.inputLines : file.lines, options, io, (bytesRead) => progress.update(bytesRead));
         } finally {
+          // Before the summary: stopping the bar clears its line, and would clear a summary printed on it.
           progress.stop();
         }
+        if (outcome.failed > 0) throw new CliError(`${outcome.failed} record(s) not delivered, ${outcome.sent} delivered`);
+        io.err(`${outcome.sent} record(s) delivered\n`);
       } finally {
         await file?.close();
       }
