@@ -115,10 +115,14 @@ async function up() {
     child.unref();
     console.log(`node ${node.id} started (pid ${child.pid}), broker ${node.listen}, controller ${node.endpoint}, http ${node.http}, log ${join(dataDir(node.id), 'runnel.log')}`);
   }
+  // Up means usable: a leader is not enough, since `topics create --replication-factor 3` right after
+  // needs all three brokers registered and unfenced, which is what each node's /readyz says.
   const deadline = Date.now() + LEADER_WAIT_MS;
+  let notReady = NODES;
   while (Date.now() < deadline) {
     const json = describe(true);
-    if (json !== undefined && JSON.parse(json).leaderId !== 0) {
+    notReady = (await Promise.all(NODES.map(async (node) => ((await isReady(node)) ? undefined : node)))).filter((node) => node !== undefined);
+    if (json !== undefined && JSON.parse(json).leaderId !== 0 && notReady.length === 0) {
       console.log(`\ncluster ${clusterId} is up\n`);
       console.log(describe(false)?.trimEnd());
       console.log(`\nbootstrap servers: ${NODES.map((node) => node.listen).join(',')}`);
@@ -126,7 +130,18 @@ async function up() {
     }
     await sleep(POLL_MS);
   }
-  fail(`no leader elected within ${LEADER_WAIT_MS} ms; see ./data/node-*/runnel.log`);
+  const waitingFor = notReady.length === 0 ? 'a metadata quorum leader' : `/readyz of node(s) ${notReady.map((node) => node.id).join(', ')}`;
+  fail(`cluster not ready within ${LEADER_WAIT_MS} ms (waiting for ${waitingFor}); see ./data/node-*/runnel.log`);
+}
+
+/** GET /readyz with a short bound: 200 means registered, unfenced and caught up with the metadata log. */
+async function isReady(node) {
+  try {
+    const response = await fetch(`http://${node.http}/readyz`, { signal: AbortSignal.timeout(1_000) });
+    return response.status === 200;
+  } catch {
+    return false;
+  }
 }
 
 async function stopNodes(nodes) {
