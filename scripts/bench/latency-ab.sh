@@ -26,10 +26,12 @@ for ((round = 1; round <= rounds; round++)); do
     for attempt in 1 2 3 4 5; do $R topics create --bootstrap-server $B --topic b3 --partitions 3 --replication-factor 3 > /dev/null 2>&1 && break; sleep 1; done
     pids=$(cat "$work"/data/node-*/runnel.pid)
     cpu_before=$(broker_cpu_ticks $pids)
-    result=$($R bench produce --bootstrap-server $B --topic b3 --num-records 50000 --acks all --throughput 10000 \
-      --records-per-send "${RECORDS_PER_SEND:-10}" --warmup-records 20000 ${!flags_var:-} 2>/dev/null | tail -1)
+    result=$(TIMEFORMAT='%U %S' && { time node ${CLIENT_NODE_FLAGS:-} $tree/packages/cli/bin/runnel.mjs bench produce --bootstrap-server $B --topic b3 --num-records 50000 --acks all --throughput 10000 \
+      --records-per-send "${RECORDS_PER_SEND:-10}" --warmup-records 20000 ${!flags_var:-} 2>/dev/null | tail -1; } 2>&1)
+    client_cpu_ms=$(echo "$result" | tail -1 | awk '{printf "%d", ($1 + $2) * 1000}')
+    result=$(echo "$result" | head -1)
     cpu_ms=$(( ($(broker_cpu_ticks $pids) - cpu_before) * 1000 / $(getconf CLK_TCK) ))
-    echo "round $round tree $index ($tree ${!opts_var:-} ${!flags_var:-}): $result; brokers' CPU ${cpu_ms} ms"
+    echo "round $round tree $index ($tree ${!opts_var:-} ${!flags_var:-}): $result; brokers' CPU ${cpu_ms} ms, client's CPU ${client_cpu_ms} ms"
     (cd "$work" && node "$tree/scripts/dev-cluster.mjs" down > /dev/null)
     rm -rf "$work"
     index=$((index + 1))
