@@ -5,6 +5,8 @@
 # machine fall on every variant alike. A tree may be named twice to compare flags on one build:
 # extra bench flags come from $BENCH_FLAGS_<index> (0-based position in the list), extra daemon
 # Node flags from $DAEMON_NODE_OPTIONS_<index>, e.g. DAEMON_NODE_OPTIONS_1=--max-semi-space-size=16.
+# It prints each run's figures, the CPU the three brokers used during the bench and the client's
+# CPU; CLIENT_NODE_FLAGS go to the bench client's node (e.g. --cpu-prof --cpu-prof-dir=/tmp/prof).
 # Run it under the shared port lock: flock /tmp/runnel-ports.lock scripts/bench/latency-ab.sh 3 /tmp/a /work/wt-perf
 set -euo pipefail
 rounds=$1; shift
