@@ -168,6 +168,39 @@ describe('ReplicaManager, one broker', () => {
     expect(stale.topics[0]?.partitions[0]?.errorCode).toBe(ErrorCode.FENCED_LEADER_EPOCH);
   });
 
+  it("keeps a follower's long poll parked when only the high watermark moves, and answers it with the next data", async () => {
+    logDir = await tempDir();
+    const m = new ReplicaManager({
+      brokerId: 1,
+      logDir,
+      logger: quietLogger(),
+      alterPartition: { alterPartition: () => Promise.resolve({ ok: false, codeName: 'OPERATION_NOT_ATTEMPTED' }) },
+    });
+    manager = m;
+    // Brokers 2 and 3 are followers played by hand: their fetches go straight to the leader.
+    await m.applyMetadata(buildImage({ brokers: [1, 2, 3], partitions: [{ replicas: [1, 2, 3], isr: [1, 2, 3], leader: 1, leaderEpoch: 3 }] }));
+    const followerFetch = (replicaId: number, offset: number, maxWaitMs: number): FetchRequest => ({
+      ...consumerFetch(offset, { maxWaitMs, minBytes: 1 }),
+      replicaId,
+      topics: [{ name: TOPIC, partitions: [{ partition: 0, currentLeaderEpoch: 3, fetchOffset: offset, lastFetchedEpoch: 3, logStartOffset: 0, partitionMaxBytes: 0, flushedOffset: offset }] }],
+    });
+    const produced = m.produce(produceRequest(-1, batch(['a'])));
+    await waitFor(() => m.describe()[0]?.flushedOffset === 1, 'the leader to flush offset 0');
+    // Broker 2 reports offset 0 on disk: the watermark cannot move without broker 3, so it parks.
+    const parked = m.fetch(followerFetch(2, 1, 5_000));
+    expect(await isPending(parked)).toBe(true);
+    // Broker 3's report moves the watermark and completes the acks=all produce...
+    expect(fetched(await m.fetch(followerFetch(3, 1, 0))).highWatermark).toBe(1);
+    expect(part(await produced).errorCode).toBe(ErrorCode.NONE);
+    // ...but a watermark move alone does not answer broker 2's long poll (an extra round trip per batch).
+    expect(await isPending(parked)).toBe(true);
+    // The next append does, and carries the watermark along with the data.
+    await m.produce(produceRequest(1, batch(['b'])));
+    const answer = fetched(await parked);
+    expect(values(answer.records)).toEqual(['b']);
+    expect(answer.highWatermark).toBe(1);
+  });
+
   it('deletes the data of a removed topic', async () => {
     const m = await single();
     await m.produce(produceRequest(1, batch(['a'])));

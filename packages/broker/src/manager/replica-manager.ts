@@ -701,6 +701,12 @@ export class ReplicaManager {
    * Consumer (replicaId -1) or follower (replicaId = its broker id) fetch. Answers at once when
    * min_bytes are available or any partition has an error; otherwise parks until an append or a
    * high-watermark move wakes it, max_wait_ms passes, or `signal` aborts.
+   *
+   * A follower's fetch is not answered for a high-watermark move alone (Kafka's DelayedFetch does
+   * the same): under acks=all every batch moves the watermark once per follower report, and
+   * answering each move cost every follower an extra round trip per batch, CPU that the produce
+   * path's latency paid for on a busy machine (docs/performance.md). Followers learn the watermark
+   * with their next data or at max_wait_ms; nothing on a follower waits for it.
    */
   async fetch(request: FetchRequest, signal?: AbortSignal): Promise<FetchResponse> {
     const problem = fetchRequestProblem(request);
@@ -708,25 +714,20 @@ export class ReplicaManager {
     const maxWaitMs = Math.min(request.maxWaitMs, this.options.fetchMaxWaitMsMax ?? DEFAULTS.fetchMaxWaitMsMax);
     const deadlineMs = Date.now() + maxWaitMs;
     const keys = request.topics.flatMap((topic) => topic.partitions.map((p) => partitionKey(topic.name, p.partition)));
-    const isReplica = request.replicaId >= 0;
-    let startHighWatermarks: Map<string, number> | undefined;
     for (let round = 0; ; round++) {
-      const { response, bytes, anyError, highWatermarks } = this.readFetch(request);
-      startHighWatermarks ??= highWatermarks;
-      const hwMoved = isReplica && [...highWatermarks].some(([key, hw]) => hw !== startHighWatermarks?.get(key));
+      const { response, bytes, anyError } = this.readFetch(request);
       const remainingMs = deadlineMs - Date.now();
-      if (bytes >= request.minBytes || anyError || hwMoved || remainingMs <= 0 || round >= FETCH_ROUNDS_MAX || this.closed || signal?.aborted === true) return response;
+      if (bytes >= request.minBytes || anyError || remainingMs <= 0 || round >= FETCH_ROUNDS_MAX || this.closed || signal?.aborted === true) return response;
       const reason = await this.waiters.wait(keys, remainingMs, signal);
       if (reason === 'aborted') return response;
       if (reason === 'timeout') return this.readFetch(request).response;
     }
   }
 
-  private readFetch(request: FetchRequest): { response: FetchResponse; bytes: number; anyError: boolean; highWatermarks: Map<string, number> } {
+  private readFetch(request: FetchRequest): { response: FetchResponse; bytes: number; anyError: boolean } {
     let budget = request.maxBytes > 0 ? request.maxBytes : DEFAULTS.fetchMaxBytes;
     let bytes = 0;
     let anyError = false;
-    const highWatermarks = new Map<string, number>();
     const topics: FetchTopicResponse[] = request.topics.map((topic) => ({
       name: topic.name,
       partitions: topic.partitions.map((part) => {
@@ -737,13 +738,12 @@ export class ReplicaManager {
           answer = this.fetchError(topic.name, part.partition, this.unexpected(err, 'fetch'));
         }
         if (answer.errorCode !== ErrorCode.NONE || (answer.divergingEpoch ?? undefined) !== undefined) anyError = true;
-        else highWatermarks.set(partitionKey(topic.name, part.partition), answer.highWatermark);
         bytes += answer.records.length;
         budget = Math.max(0, budget - answer.records.length);
         return answer;
       }),
     }));
-    return { response: { errorCode: ErrorCode.NONE, topics }, bytes, anyError, highWatermarks };
+    return { response: { errorCode: ErrorCode.NONE, topics }, bytes, anyError };
   }
 
   private readFetchPartition(replicaId: number, topic: string, part: FetchPartition, budget: number, first: boolean): FetchPartitionResponse {
