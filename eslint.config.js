@@ -49,7 +49,7 @@ export default tseslint.config(
   },
   {
     files: ['scripts/**/*.{js,mjs}', 'packages/cli/bin/*.mjs', 'test-e2e/**/*.{js,mjs,ts}'],
-    languageOptions: { globals: { process: 'readonly', console: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', Buffer: 'readonly', URL: 'readonly' } },
+    languageOptions: { globals: { process: 'readonly', console: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', Buffer: 'readonly', URL: 'readonly', fetch: 'readonly', AbortSignal: 'readonly' } },
     rules: { 'no-console': 'off' },
   },
 );
