@@ -1,0 +1,59 @@
+// Once per `vitest run` of the containers project: find a Docker engine (or say, once, why every
+// container test is skipped), and build the image the drills run (scripts/build-image.sh, from the
+// packages' dist as `pnpm build` left it) unless RUNNEL_IMAGE names another image.
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import type { TestProject } from 'vitest/node';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** Why no Docker engine could be used; '' when one answers and the image is built. */
+    dockerUnavailable: string;
+  }
+}
+
+const DOCKER_PROBE_TIMEOUT_MS = 15_000;
+const IMAGE_BUILD_TIMEOUT_MS = 300_000;
+const REPO_ROOT = join(import.meta.dirname, '..', '..');
+
+async function dockerUnavailableReason(): Promise<string> {
+  process.env['TESTCONTAINERS_RYUK_DISABLED'] ??= 'true';
+  try {
+    const { getContainerRuntimeClient } = await import('testcontainers');
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer in ${DOCKER_PROBE_TIMEOUT_MS} ms`)), DOCKER_PROBE_TIMEOUT_MS);
+    });
+    try {
+      const client = await Promise.race([getContainerRuntimeClient(), timeout]);
+      await Promise.race([client.container.dockerode.ping(), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+    return '';
+  } catch (error) {
+    return (error as Error).message.split('\n')[0] ?? String(error);
+  }
+}
+
+export default async function setup(project: TestProject): Promise<void> {
+  const reason = await dockerUnavailableReason();
+  if (reason !== '') {
+    process.stderr.write(`\n[containers] SKIPPING every container test: no Docker engine can be reached (${reason}). `
+      + 'Start dockerd (see docs/containers.md); CI does so in scripts/ci-docker.sh.\n\n');
+    project.provide('dockerUnavailable', reason);
+    return;
+  }
+  const image = process.env['RUNNEL_IMAGE'];
+  if (image === undefined || image === 'runnel:local') {
+    const started = Date.now();
+    execFileSync('bash', [join(REPO_ROOT, 'scripts', 'build-image.sh')], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, RUNNEL_SKIP_BUILD: '1' },
+      stdio: ['ignore', 'inherit', 'inherit'],
+      timeout: IMAGE_BUILD_TIMEOUT_MS,
+    });
+    process.stderr.write(`[containers] image built in ${Date.now() - started} ms\n`);
+  }
+  project.provide('dockerUnavailable', '');
+}
