@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Local 3-voter cluster for development: `node scripts/dev-cluster.mjs up|down|status`.
 // Data, logs and pid files live in ./data/node-{1,2,3}; each node is a broker and a controller voter:
-// brokers (clients' bootstrap servers) on 127.0.0.1:9092/9192/9292, controllers on 9093/9193/9293.
+// brokers (clients' bootstrap servers) on 127.0.0.1:9092/9192/9292, controllers on 9093/9193/9293,
+// HTTP (/healthz, /readyz, /metrics) on 9094/9194/9294.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -12,9 +13,9 @@ const BIN = join(REPO, 'packages', 'cli', 'bin', 'runnel.mjs');
 const DIST = join(REPO, 'packages', 'cli', 'dist', 'bin.js');
 const DATA = resolve(process.cwd(), 'data');
 const NODES = [
-  { id: 1, endpoint: '127.0.0.1:9093', listen: '127.0.0.1:9092' },
-  { id: 2, endpoint: '127.0.0.1:9193', listen: '127.0.0.1:9192' },
-  { id: 3, endpoint: '127.0.0.1:9293', listen: '127.0.0.1:9292' },
+  { id: 1, endpoint: '127.0.0.1:9093', listen: '127.0.0.1:9092', http: '127.0.0.1:9094' },
+  { id: 2, endpoint: '127.0.0.1:9193', listen: '127.0.0.1:9192', http: '127.0.0.1:9194' },
+  { id: 3, endpoint: '127.0.0.1:9293', listen: '127.0.0.1:9292', http: '127.0.0.1:9294' },
 ];
 const QUORUM = NODES.map((node) => `${node.id}@${node.endpoint}`).join(',');
 const LEADER_WAIT_MS = 30_000;
@@ -104,7 +105,7 @@ async function up() {
     mkdirSync(dataDir(node.id), { recursive: true });
     const log = openSync(join(dataDir(node.id), 'runnel.log'), 'a');
     const child = spawn(process.execPath, [BIN, 'server', 'start', '--node-id', String(node.id), '--data-dir', dataDir(node.id),
-      '--controller-listen', node.endpoint, '--listen', node.listen, '--controller-quorum', QUORUM], {
+      '--controller-listen', node.endpoint, '--listen', node.listen, '--http-listen', node.http, '--controller-quorum', QUORUM], {
       detached: true,
       stdio: ['ignore', log, log],
       env: { ...process.env, RUNNEL_LOG_PRETTY: '0' },
@@ -112,7 +113,7 @@ async function up() {
     closeSync(log);
     writeFileSync(pidFile(node.id), `${child.pid}\n`);
     child.unref();
-    console.log(`node ${node.id} started (pid ${child.pid}), broker ${node.listen}, controller ${node.endpoint}, log ${join(dataDir(node.id), 'runnel.log')}`);
+    console.log(`node ${node.id} started (pid ${child.pid}), broker ${node.listen}, controller ${node.endpoint}, http ${node.http}, log ${join(dataDir(node.id), 'runnel.log')}`);
   }
   const deadline = Date.now() + LEADER_WAIT_MS;
   while (Date.now() < deadline) {

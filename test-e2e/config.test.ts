@@ -10,6 +10,7 @@ import { RUNNEL_BIN, pollUntil, runCli } from './harness/cluster.js';
 const root = mkdtempSync(join(tmpdir(), 'runnel-e2e-config-'));
 const ENDPOINT = '127.0.0.1:29693';
 const BROKER_ENDPOINT = '127.0.0.1:29692';
+const HTTP_ENDPOINT = '127.0.0.1:29694';
 const started: ChildProcess[] = [];
 
 afterAll(async () => {
@@ -31,6 +32,7 @@ describe('a node configured from a properties file and RUNNEL_* env', () => {
       `log.dirs=${dataDir}`,
       `controller.quorum.voters=1@${ENDPOINT}`,
       `listeners=PLAINTEXT://${BROKER_ENDPOINT}`,
+      `http.listen=${HTTP_ENDPOINT}`,
       'controller.quorum.election.timeout.ms=600',
       'raft.tick.ms=100',
       '',
@@ -57,11 +59,13 @@ describe('a node configured from a properties file and RUNNEL_* env', () => {
       const proposed = await unaryCall(client, 'propose', { data: Buffer.from('from-config') }, 5_000);
       expect(proposed.errorCode).toBe(0);
       expect(proposed.index).toBeGreaterThan(0);
+      // http.listen came from the file.
+      expect((await fetch(`http://${HTTP_ENDPOINT}/healthz`, { signal: AbortSignal.timeout(5_000) })).status).toBe(200);
     } finally {
       client.close();
     }
     const startedLine = readFileSync(logPath, 'utf8').split('\n').find((line) => line.includes('runnel node started'));
-    expect(JSON.parse(startedLine ?? '{}')).toMatchObject({ nodeId: 1, controllerListen: ENDPOINT, listen: BROKER_ENDPOINT, clusterId });
+    expect(JSON.parse(startedLine ?? '{}')).toMatchObject({ nodeId: 1, controllerListen: ENDPOINT, listen: BROKER_ENDPOINT, httpListen: HTTP_ENDPOINT, clusterId });
 
     child.kill('SIGTERM');
     const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), 10_000));

@@ -24,7 +24,7 @@ function format(dataDir: string, nodeId: number, clusterId: string): ReturnType<
 }
 
 function start(dataDir: string, extra: string[] = []): ReturnType<typeof runCli> {
-  return runCli(['server', 'start', '--node-id', '1', '--data-dir', dataDir, '--controller-quorum', QUORUM, ...extra], { timeoutMs: 20_000 });
+  return runCli(['server', 'start', '--node-id', '1', '--data-dir', dataDir, '--controller-quorum', QUORUM, '--http-listen', '127.0.0.1:29894', ...extra], { timeoutMs: 20_000 });
 }
 
 describe('storage errors stop a node before it serves', () => {

@@ -21,6 +21,8 @@ export interface LocalClusterOptions {
   readonly env?: Readonly<Record<string, string>>;
   readonly logLevel?: string;
   readonly extraArgs?: readonly string[];
+  /** Further `server start` arguments for one node (e.g. its own external listener). */
+  readonly nodeArgs?: (id: number) => readonly string[];
 }
 
 export interface LeaderInfo {
@@ -100,6 +102,11 @@ export class LocalCluster {
     return `127.0.0.1:${this.options.basePort + (id - 1) * 100}`;
   }
 
+  /** Node N's HTTP listener (/healthz, /readyz, /metrics): one above its controller port, like 9094/9194/9294. */
+  httpEndpoint(id: number): string {
+    return `127.0.0.1:${this.options.basePort + 1 + (id - 1) * 100}`;
+  }
+
   /** Node N's broker (client) listener: one below its controller port, like 9092/9192/9292. */
   brokerEndpoint(id: number): string {
     return `127.0.0.1:${this.options.basePort - 1 + (id - 1) * 100}`;
@@ -121,9 +128,11 @@ export class LocalCluster {
       '--data-dir', this.dataDir(id),
       '--controller-listen', this.endpoint(id),
       '--listen', this.brokerEndpoint(id),
+      '--http-listen', this.httpEndpoint(id),
       '--controller-quorum', this.quorumVoters(),
       '--log-level', this.options.logLevel ?? 'info',
       ...(this.options.extraArgs ?? []),
+      ...(this.options.nodeArgs?.(id) ?? []),
     ];
   }
 

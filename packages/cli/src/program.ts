@@ -39,6 +39,9 @@ interface ServerStartOptions {
   logLevel?: string;
   listen?: string;
   advertisedListen?: string;
+  externalListen?: string;
+  externalAdvertisedListen?: string;
+  httpListen?: string;
   roles?: string;
   brokerHeartbeatIntervalMs?: string;
   brokerSessionTimeoutMs?: string;
@@ -92,6 +95,9 @@ export function createProgram(io: CliIo = defaultIo): Command {
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace (log.level, RUNNEL_LOG_LEVEL)')
     .option('--listen <host:port>', 'broker (client) listener, default 127.0.0.1:9092 (listeners, RUNNEL_LISTEN)')
     .option('--advertised-listen <host:port>', 'address clients and followers use to reach this broker, default --listen (advertised.listeners, RUNNEL_ADVERTISED_LISTEN)')
+    .option('--external-listen <host:port>', 'second client listener (named EXTERNAL), off by default; clients bootstrapping there get every broker\'s external address (external.listen, RUNNEL_EXTERNAL_LISTEN)')
+    .option('--external-advertised-listen <host:port>', 'address registered for the external listener, default --external-listen (external.advertised.listen, RUNNEL_EXTERNAL_ADVERTISED_LISTEN)')
+    .option('--http-listen <host:port>', 'HTTP listener for /healthz, /readyz and /metrics, default 127.0.0.1:9094 (http.listen, RUNNEL_HTTP_LISTEN)')
     .option('--roles <roles>', 'broker,controller (default), broker or controller (process.roles, RUNNEL_ROLES)')
     .option('--broker-heartbeat-interval-ms <ms>', 'broker heartbeat to the controller (broker.heartbeat.interval.ms)')
     .option('--broker-session-timeout-ms <ms>', 'a broker silent this long is fenced (broker.session.timeout.ms)')
@@ -117,6 +123,9 @@ export function createProgram(io: CliIo = defaultIo): Command {
         logLevel: options.logLevel,
         listen: options.listen,
         advertisedListen: options.advertisedListen,
+        externalListen: options.externalListen,
+        externalAdvertisedListen: options.externalAdvertisedListen,
+        httpListen: options.httpListen,
         roles: options.roles,
         brokerHeartbeatIntervalMs: options.brokerHeartbeatIntervalMs,
         brokerSessionTimeoutMs: options.brokerSessionTimeoutMs,

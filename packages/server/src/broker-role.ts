@@ -23,6 +23,8 @@ import type { ServerConfig } from './config.js';
 
 /** The listener name brokers register for clients and followers (Kafka's CLIENT/PLAINTEXT). */
 export const CLIENT_LISTENER_NAME = 'CLIENT';
+/** The optional second client listener's name (external.listen): e.g. host-published ports in Docker. */
+export const EXTERNAL_LISTENER_NAME = 'EXTERNAL';
 
 export interface BrokerRoleOptions {
   readonly config: ServerConfig;
@@ -39,6 +41,8 @@ export interface BrokerRole {
   readonly handlers: BrokerServiceHandlers;
   /** runnel.v1.GroupCoordinator, served on the same listener. */
   readonly groupHandlers: GroupCoordinatorServiceHandlers;
+  /** The same services answering with EXTERNAL endpoints, for the external listener; undefined when it is off. */
+  readonly external: { readonly handlers: BrokerServiceHandlers; readonly groupHandlers: GroupCoordinatorServiceHandlers } | undefined;
   readonly groupCoordinator: GroupCoordinatorRuntime;
   /** Starts registering and heartbeating; call once the broker listener serves. */
   start(): void;
@@ -54,11 +58,25 @@ export function splitHostPort(hostPort: string): { host: string; port: number } 
   return { host, port: Number(hostPort.slice(colon + 1)) };
 }
 
-function clientAddress(image: MetadataImage, brokerId: number): string | undefined {
+/** Broker `brokerId`'s endpoint named `listenerName`, else its CLIENT one (inter-broker traffic always uses CLIENT). */
+function listenerAddress(image: MetadataImage, brokerId: number, listenerName: string): string | undefined {
   const broker = image.broker(brokerId);
-  const endpoint = broker?.endpoints.find((e) => e.name === CLIENT_LISTENER_NAME) ?? broker?.endpoints[0];
+  const endpoint = broker?.endpoints.find((e) => e.name === listenerName)
+    ?? broker?.endpoints.find((e) => e.name === CLIENT_LISTENER_NAME)
+    ?? broker?.endpoints[0];
   if (endpoint === undefined) return undefined;
   return endpoint.host.includes(':') ? `[${endpoint.host}]:${endpoint.port}` : `${endpoint.host}:${endpoint.port}`;
+}
+
+function clientAddress(image: MetadataImage, brokerId: number): string | undefined {
+  return listenerAddress(image, brokerId, CLIENT_LISTENER_NAME);
+}
+
+/** The endpoints this broker registers: CLIENT, plus EXTERNAL when the external listener is on. */
+export function brokerEndpoints(config: Pick<ServerConfig, 'advertisedListen' | 'externalAdvertisedListen'>): { name: string; host: string; port: number }[] {
+  const endpoints = [{ name: CLIENT_LISTENER_NAME, ...splitHostPort(config.advertisedListen) }];
+  if (config.externalAdvertisedListen !== undefined) endpoints.push({ name: EXTERNAL_LISTENER_NAME, ...splitHostPort(config.externalAdvertisedListen) });
+  return endpoints;
 }
 
 /** How often expired group members are looked for; bounds how late a session timeout is noticed. */
@@ -72,11 +90,10 @@ export function startBrokerRole(options: BrokerRoleOptions): BrokerRole {
   // Controller calls are metadata round trips (one Raft commit each); a few request timeouts cover an election.
   const controllerTimeoutMs = Math.max(config.requestTimeoutMs * 5, config.electionTimeoutMs * 4);
   const channel = new ControllerChannel({ voters: config.controllerQuorumVoters, logger, callTimeoutMs: config.requestTimeoutMs * 2 });
-  const advertised = splitHostPort(config.advertisedListen);
   const lifecycle = new BrokerLifecycle({
     clusterId: options.clusterId,
     brokerId: config.nodeId,
-    endpoints: [{ name: CLIENT_LISTENER_NAME, host: advertised.host, port: advertised.port }],
+    endpoints: brokerEndpoints(config),
     controllers: config.controllerQuorumVoters,
     metadataOffset: () => stateMachine.appliedOffset,
     logger,
@@ -152,28 +169,46 @@ export function startBrokerRole(options: BrokerRoleOptions): BrokerRole {
   const unsubscribe = stateMachine.onImage(applyImage);
   // Entries applied while the Raft node opened (its own log, a snapshot) came before the subscription.
   applyImage(stateMachine.image);
-  const serviceHandlers = brokerServiceHandlers({
-    replicaManager,
-    logger,
-    clusterId: options.clusterId,
-    listenerName: CLIENT_LISTENER_NAME,
-    controllerId: options.controllerId,
-    metadataOffset: () => stateMachine.appliedOffset,
-    controller: channel,
-    producerIds,
-  });
-  const handlers = withQuorumInDescribeCluster(serviceHandlers, {
-    brokerId: config.nodeId,
-    voters: config.controllerQuorumVoters,
-    metadataOffset: () => stateMachine.appliedOffset,
-  });
-  const groupHandlers = groupServiceHandlers({ runtime: groupCoordinator, brokerId: config.nodeId, logger, topicNames: () => clusterView.topicNames() });
+  const handlersFor = (listenerName: string): { handlers: BrokerServiceHandlers; groupHandlers: GroupCoordinatorServiceHandlers } => {
+    const serviceHandlers = brokerServiceHandlers({
+      replicaManager,
+      logger,
+      clusterId: options.clusterId,
+      listenerName,
+      fallbackListenerName: CLIENT_LISTENER_NAME,
+      controllerId: options.controllerId,
+      metadataOffset: () => stateMachine.appliedOffset,
+      controller: channel,
+      producerIds,
+    });
+    const handlers = withQuorumInDescribeCluster(serviceHandlers, {
+      brokerId: config.nodeId,
+      voters: config.controllerQuorumVoters,
+      metadataOffset: () => stateMachine.appliedOffset,
+    });
+    const groupHandlers = groupServiceHandlers({
+      runtime: groupCoordinator,
+      brokerId: config.nodeId,
+      logger,
+      topicNames: () => clusterView.topicNames(),
+      ...(listenerName === CLIENT_LISTENER_NAME ? {} : {
+        listenerEndpoint: (brokerId: number) => {
+          const address = listenerAddress(stateMachine.image, brokerId, listenerName);
+          return address === undefined ? undefined : splitHostPort(address);
+        },
+      }),
+    });
+    return { handlers, groupHandlers };
+  };
+  const { handlers, groupHandlers } = handlersFor(CLIENT_LISTENER_NAME);
+  const external = config.externalListen === undefined ? undefined : handlersFor(EXTERNAL_LISTENER_NAME);
   let closing: Promise<void> | undefined;
   return {
     replicaManager,
     lifecycle,
     handlers,
     groupHandlers,
+    external,
     groupCoordinator,
     start: () => lifecycle.start(),
     controlledShutdown: (timeoutMs) => lifecycle.controlledShutdown(timeoutMs),

@@ -198,3 +198,45 @@ describe('broker settings', () => {
     expect(error.message).toContain('invalid broker.session.timeout.ms (from flag --broker-session-timeout-ms)');
   });
 });
+
+describe('HTTP and external listener settings', () => {
+  const base = { nodeId: '1', dataDir: '/d', controllerQuorumVoters: QUORUM };
+
+  it('serves HTTP on 127.0.0.1:9094 and has no external listener by default', () => {
+    const { config, sources } = resolveConfig({ flags: base });
+    expect(config.httpListen).toBe('127.0.0.1:9094');
+    expect(sources.httpListen).toBe('default');
+    expect(config.externalListen).toBeUndefined();
+    expect(config.externalAdvertisedListen).toBeUndefined();
+  });
+
+  it('reads the keys from file, env and flags, advertising the external listener itself unless told otherwise', () => {
+    const text = ['http.listen=0.0.0.0:9500', 'external.listen=0.0.0.0:9600'].join('\n');
+    const fromFile = resolveConfig({ flags: base, configFile: 'f', configFileText: text });
+    expect(fromFile.config).toMatchObject({ httpListen: '0.0.0.0:9500', externalListen: '0.0.0.0:9600', externalAdvertisedListen: '0.0.0.0:9600' });
+    expect(fromFile.sources.externalAdvertisedListen).toBe('derived from external.listen (config file f, key external.listen, line 2)');
+    const fromEnv = resolveConfig({
+      flags: { ...base, httpListen: '127.0.0.1:9700' },
+      env: { RUNNEL_HTTP_LISTEN: '127.0.0.1:9800', RUNNEL_EXTERNAL_LISTEN: 'EXTERNAL://0.0.0.0:9601', RUNNEL_EXTERNAL_ADVERTISED_LISTEN: 'localhost:19092' },
+    });
+    expect(fromEnv.config).toMatchObject({ httpListen: '127.0.0.1:9700', externalListen: '0.0.0.0:9601', externalAdvertisedListen: 'localhost:19092' });
+    expect(fromEnv.sources.externalAdvertisedListen).toBe('environment variable RUNNEL_EXTERNAL_ADVERTISED_LISTEN');
+  });
+
+  it('refuses listeners that share a port with another listener', () => {
+    expect(configError(() => resolveConfig({ flags: { ...base, httpListen: '127.0.0.1:9092' } })).message)
+      .toBe('invalid http.listen (from flag --http-listen): "127.0.0.1:9092" is also listeners; the HTTP listener needs its own port');
+    expect(configError(() => resolveConfig({ flags: { ...base, httpListen: '127.0.0.1:9093' } })).message).toContain('is also controller.listener');
+    expect(configError(() => resolveConfig({ flags: { ...base, externalListen: '127.0.0.1:9092' } })).message)
+      .toBe('invalid external.listen (from flag --external-listen): "127.0.0.1:9092" is also listeners; give the external listener its own port');
+    expect(configError(() => resolveConfig({ flags: { ...base, externalListen: '127.0.0.1:9600', httpListen: '127.0.0.1:9600' } })).message).toContain('is also external.listen');
+  });
+
+  it('refuses an external listener on a controller-only node, an advertised one without a listener, and a bad address', () => {
+    const controllerOnly = { ...base, roles: 'controller' };
+    expect(configError(() => resolveConfig({ flags: { ...controllerOnly, externalListen: '127.0.0.1:9600' } })).message).toContain('needs the broker role');
+    expect(configError(() => resolveConfig({ flags: { ...base, externalAdvertisedListen: 'localhost:9600' } })).message)
+      .toBe('invalid external.advertised.listen (from flag --external-advertised-listen): needs external.listen (the listener it advertises)');
+    expect(configError(() => resolveConfig({ flags: { ...base, httpListen: 'nohost' } })).message).toContain('invalid http.listen (from flag --http-listen): "nohost" must be HOST:PORT');
+  });
+});

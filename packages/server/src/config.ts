@@ -30,6 +30,16 @@ export interface ServerConfig {
   readonly listen: string;
   /** host:port registered for clients and followers to reach this broker; defaults to `listen`. */
   readonly advertisedListen: string;
+  /**
+   * host:port of a second client listener (Kafka's multiple listeners), named EXTERNAL; undefined: off.
+   * Requests arriving there are answered with every broker's EXTERNAL endpoint, e.g. host-published
+   * ports when brokers reach each other by container name.
+   */
+  readonly externalListen: string | undefined;
+  /** host:port registered as this broker's EXTERNAL endpoint; defaults to `externalListen`. */
+  readonly externalAdvertisedListen: string | undefined;
+  /** host:port of the HTTP listener (/healthz, /readyz, /metrics). */
+  readonly httpListen: string;
   readonly roles: readonly ProcessRole[];
   readonly brokerHeartbeatIntervalMs: number;
   readonly brokerSessionTimeoutMs: number;
@@ -216,6 +226,10 @@ const SCHEMA: Schema = {
   listen: { fileKeys: ['listeners'], env: 'RUNNEL_LISTEN', flag: '--listen', parse: listenerValue, defaultValue: '127.0.0.1:9092' },
   // Derived from listen when unset (see crossCheck).
   advertisedListen: { fileKeys: ['advertised.listeners'], env: 'RUNNEL_ADVERTISED_LISTEN', flag: '--advertised-listen', parse: listenerValue, defaultValue: undefined },
+  externalListen: { fileKeys: ['external.listen'], env: 'RUNNEL_EXTERNAL_LISTEN', flag: '--external-listen', parse: listenerValue, defaultValue: undefined },
+  // Derived from external.listen when unset (see crossCheck).
+  externalAdvertisedListen: { fileKeys: ['external.advertised.listen'], env: 'RUNNEL_EXTERNAL_ADVERTISED_LISTEN', flag: '--external-advertised-listen', parse: listenerValue, defaultValue: undefined },
+  httpListen: { fileKeys: ['http.listen'], env: 'RUNNEL_HTTP_LISTEN', flag: '--http-listen', parse: parseHostPort, defaultValue: '127.0.0.1:9094' },
   roles: { fileKeys: ['process.roles'], env: 'RUNNEL_ROLES', flag: '--roles', parse: rolesValue, defaultValue: PROCESS_ROLES },
   brokerHeartbeatIntervalMs: { fileKeys: ['broker.heartbeat.interval.ms'], env: 'RUNNEL_BROKER_HEARTBEAT_INTERVAL_MS', flag: '--broker-heartbeat-interval-ms', parse: positiveInt(600_000), defaultValue: BROKER_HEARTBEAT_INTERVAL_MS_DEFAULT },
   brokerSessionTimeoutMs: { fileKeys: ['broker.session.timeout.ms'], env: 'RUNNEL_BROKER_SESSION_TIMEOUT_MS', flag: '--broker-session-timeout-ms', parse: positiveInt(3_600_000), defaultValue: BROKER_SESSION_TIMEOUT_MS_DEFAULT },
@@ -391,6 +405,7 @@ function crossCheck(values: Partial<Record<keyof ServerConfig, unknown>>, source
   }
   const advertisedListen = (values.advertisedListen as string | undefined) ?? listen;
   if (values.advertisedListen === undefined) sources.advertisedListen = `derived from listeners (${sources.listen})`;
+  const { externalListen, externalAdvertisedListen, httpListen } = listenerChecks(values, sources, { roles, listen, controllerListen });
   return {
     nodeId,
     dataDir,
@@ -406,6 +421,9 @@ function crossCheck(values: Partial<Record<keyof ServerConfig, unknown>>, source
     shutdownTimeoutMs: values.shutdownTimeoutMs as number,
     listen,
     advertisedListen,
+    externalListen,
+    externalAdvertisedListen,
+    httpListen,
     roles,
     brokerHeartbeatIntervalMs,
     brokerSessionTimeoutMs,
@@ -422,6 +440,36 @@ function crossCheck(values: Partial<Record<keyof ServerConfig, unknown>>, source
     offsetsTopicReplicationFactor: values.offsetsTopicReplicationFactor as number,
     groupConsumerHeartbeatIntervalMs: values.groupConsumerHeartbeatIntervalMs as number,
   };
+}
+
+/** The external and HTTP listeners: each needs a port of its own, and EXTERNAL only means something on a broker. */
+function listenerChecks(
+  values: Partial<Record<keyof ServerConfig, unknown>>,
+  sources: Partial<Record<keyof ServerConfig, string>>,
+  node: { roles: readonly ProcessRole[]; listen: string; controllerListen: string },
+): { externalListen: string | undefined; externalAdvertisedListen: string | undefined; httpListen: string } {
+  const externalListen = values.externalListen as string | undefined;
+  let externalAdvertisedListen = values.externalAdvertisedListen as string | undefined;
+  const httpListen = values.httpListen as string;
+  const taken = new Map<string, string>([[node.controllerListen, 'controller.listener']]);
+  if (node.roles.includes('broker')) taken.set(node.listen, 'listeners');
+  if (externalListen !== undefined) {
+    if (!node.roles.includes('broker')) {
+      throw invalid('external.listen', sources.externalListen ?? 'default', 'is a client listener, so the node needs the broker role (process.roles)');
+    }
+    const clash = taken.get(externalListen);
+    if (clash !== undefined) throw invalid('external.listen', sources.externalListen ?? 'default', `"${externalListen}" is also ${clash}; give the external listener its own port`);
+    taken.set(externalListen, 'external.listen');
+    if (externalAdvertisedListen === undefined) {
+      externalAdvertisedListen = externalListen;
+      sources.externalAdvertisedListen = `derived from external.listen (${sources.externalListen})`;
+    }
+  } else if (externalAdvertisedListen !== undefined) {
+    throw invalid('external.advertised.listen', sources.externalAdvertisedListen ?? 'default', 'needs external.listen (the listener it advertises)');
+  }
+  const clash = taken.get(httpListen);
+  if (clash !== undefined) throw invalid('http.listen', sources.httpListen ?? 'default', `"${httpListen}" is also ${clash}; the HTTP listener needs its own port`);
+  return { externalListen, externalAdvertisedListen, httpListen };
 }
 
 function portOf(hostPort: string): string {

@@ -3,7 +3,8 @@
 // ControllerServer on the controller listener. Broker role: a ReplicaManager fed every new metadata
 // image, follower fetches over gRPC, registration and heartbeats through BrokerLifecycle, and
 // runnel.v1.Broker on the broker listener. A broker-only node is a Raft observer and serves Raft on
-// its broker listener. HTTP health/metrics come in a later issue.
+// its broker listener. With external.listen, a second broker listener answers with EXTERNAL
+// endpoints. Every node serves /healthz, /readyz and /metrics over HTTP on http.listen.
 import { join } from 'node:path';
 import { format } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
@@ -19,6 +20,10 @@ import { checkMetaProperties } from './meta-properties.js';
 import { quorumServiceHandlers } from './quorum-service.js';
 import { startBrokerRole } from './broker-role.js';
 import type { BrokerRole } from './broker-role.js';
+import { liveness, readiness } from './health.js';
+import type { NodeHealthState } from './health.js';
+import { startHttpListener } from './http-server.js';
+import type { HttpListener } from './http-server.js';
 
 export const METADATA_DIR_NAME = '__cluster_metadata';
 
@@ -35,6 +40,10 @@ export interface Daemon {
   shutdown(reason: string): Promise<void>;
   /** Resolves if the Raft node stops itself (storage error, broken invariant): the process must exit. */
   readonly failed: Promise<Error>;
+  /** The HTTP listener (/healthz, /readyz, /metrics). */
+  readonly http: HttpListener;
+  /** What /healthz and /readyz judge, right now. */
+  healthState(): NodeHealthState;
 }
 
 function bindServer(server: grpc.Server, address: string, key: string): Promise<number> {
@@ -187,9 +196,36 @@ export async function startDaemon(config: ServerConfig, baseLogger: Logger): Pro
     const brokerServer = serverAt(config.listen, 'listeners');
     brokerServer.addService(BROKER_SERVICE, broker.handlers as grpc.UntypedServiceImplementation);
     brokerServer.addService(GROUP_COORDINATOR_SERVICE, broker.groupHandlers as grpc.UntypedServiceImplementation);
+    if (config.externalListen !== undefined && broker.external !== undefined) {
+      // Its own server: the same services, built to answer with EXTERNAL endpoints.
+      const externalServer = serverAt(config.externalListen, 'external.listen');
+      externalServer.addService(BROKER_SERVICE, broker.external.handlers as grpc.UntypedServiceImplementation);
+      externalServer.addService(GROUP_COORDINATOR_SERVICE, broker.external.groupHandlers as grpc.UntypedServiceImplementation);
+    }
   }
+  let raftFailed = false;
+  let shuttingDown = false;
+  const healthState = (): NodeHealthState => {
+    const status = node.status();
+    const lifecycle = broker?.lifecycle.state;
+    return {
+      shuttingDown,
+      raftFailed,
+      leaderId: status.leaderId,
+      commitIndex: status.commitIndex,
+      appliedIndex: status.appliedIndex,
+      ...(lifecycle === undefined ? {} : {
+        broker: { registered: lifecycle.registered, fenced: lifecycle.fenced, fencedInImage: stateMachine.image.broker(config.nodeId)?.fenced },
+      }),
+    };
+  };
+  let http: HttpListener;
   try {
     for (const [address, { server, key }] of servers) await bindServer(server, address, key);
+    http = await startHttpListener(config.httpListen, {
+      health: () => liveness(healthState()),
+      ready: () => readiness(healthState()),
+    }, logger.child({ component: 'http' }));
   } catch (error) {
     for (const { server } of servers.values()) server.forceShutdown();
     await broker?.close();
@@ -200,7 +236,10 @@ export async function startDaemon(config: ServerConfig, baseLogger: Logger): Pro
     logger.info({ leaderId, term, self: leaderId === config.nodeId }, 'metadata quorum leader changed');
   });
   const failed = new Promise<Error>((resolve) => {
-    node.once('error', (error: Error) => resolve(error));
+    node.once('error', (error: Error) => {
+      raftFailed = true;
+      resolve(error);
+    });
   });
   controller?.start();
   node.start();
@@ -209,6 +248,8 @@ export async function startDaemon(config: ServerConfig, baseLogger: Logger): Pro
     roles: config.roles,
     controllerListen: config.controllerListen,
     ...(broker === undefined ? {} : { listen: config.listen, advertisedListen: config.advertisedListen }),
+    ...(config.externalListen === undefined ? {} : { externalListen: config.externalListen, externalAdvertisedListen: config.externalAdvertisedListen }),
+    httpListen: config.httpListen,
     clusterId: meta.clusterId,
     voters: Object.fromEntries(config.controllerQuorumVoters),
   }, 'runnel node started');
@@ -216,6 +257,7 @@ export async function startDaemon(config: ServerConfig, baseLogger: Logger): Pro
   let stopping: Promise<void> | undefined;
   const shutdown = (reason: string): Promise<void> => {
     stopping ??= (async () => {
+      shuttingDown = true;
       logger.info({ reason }, 'shutting down');
       if (broker !== undefined && broker.lifecycle.state.registered) {
         // Leaderships move away while this node still serves, so producers re-home to live leaders
@@ -233,11 +275,13 @@ export async function startDaemon(config: ServerConfig, baseLogger: Logger): Pro
       await broker?.close();
       await Promise.all([...servers.values()].map(({ server }) => drainServer(server, config.shutdownTimeoutMs, logger)));
       await node.stop();
+      // Last, so probes see 503 (not a refused connection) for as long as the node is going down.
+      await http.close();
       logger.info('runnel node stopped');
     })();
     return stopping;
   };
-  return { config, clusterId: meta.clusterId, node, stateMachine, controller, broker, shutdown, failed };
+  return { config, clusterId: meta.clusterId, node, stateMachine, controller, broker, shutdown, failed, http, healthState };
 }
 
 export interface RunServerOptions extends ConfigInputs {

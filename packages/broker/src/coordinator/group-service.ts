@@ -24,6 +24,11 @@ export interface GroupServiceOptions {
   logger: Logger;
   /** Topic names a subscription regex is matched against (internal topics excluded). */
   topicNames: () => string[];
+  /**
+   * The endpoint FindCoordinator names for a broker on this listener (a second listener answers with
+   * its own addresses); without it, or when it knows none, the runtime's CLIENT endpoint.
+   */
+  listenerEndpoint?: (brokerId: number) => { host: string; port: number } | undefined;
 }
 
 type Callback<Res> = grpc.sendUnaryData<Res>;
@@ -148,7 +153,8 @@ export function groupServiceHandlers(options: GroupServiceOptions): GroupCoordin
         coordinators: await Promise.all(
           request.groupIds.map(async (groupId) => {
             try {
-              const at = await runtime.findCoordinator(groupId);
+              const found = await runtime.findCoordinator(groupId);
+              const at = { ...found, ...options.listenerEndpoint?.(found.nodeId) };
               return { groupId, errorCode: ErrorCode.NONE, errorMessage: '', nodeId: at.nodeId, host: at.host, port: at.port };
             } catch (err) {
               return { groupId, ...failure(err), nodeId: -1, host: '', port: 0 };

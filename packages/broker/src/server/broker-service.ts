@@ -102,7 +102,7 @@ export function brokerServiceHandlers(options: BrokerServiceOptions): BrokerServ
           errorMessage: '',
           clusterId: options.clusterId,
           controllerId: options.controllerId(),
-          brokers: image === undefined ? [] : brokersOf(image, options.listenerName),
+          brokers: image === undefined ? [] : brokersOf(image, options.listenerName, options.fallbackListenerName),
         };
       }),
     initProducerId: (call, callback) => {

@@ -8,19 +8,23 @@ export interface ClusterIdentity {
   clusterId: string;
   /** The endpoint name clients connect to; undefined: each broker's first endpoint. */
   listenerName?: string;
+  /** Used for a broker that registered no `listenerName` endpoint (e.g. EXTERNAL falls back to CLIENT). */
+  fallbackListenerName?: string;
   /** The active controller, -1 when unknown. */
   controllerId(): number;
   /** The broker's applied metadata offset. */
   metadataOffset(): number;
 }
 
-export function brokerInfo(broker: BrokerRegistration, listenerName: string | undefined): BrokerInfo {
-  const endpoint = listenerName === undefined ? broker.endpoints[0] : broker.endpoints.find((e) => e.name === listenerName);
+export function brokerInfo(broker: BrokerRegistration, listenerName: string | undefined, fallbackListenerName?: string): BrokerInfo {
+  const endpoint = listenerName === undefined
+    ? broker.endpoints[0]
+    : broker.endpoints.find((e) => e.name === listenerName) ?? broker.endpoints.find((e) => e.name === fallbackListenerName);
   return { id: broker.brokerId, host: endpoint?.host ?? '', port: endpoint?.port ?? 0, rack: broker.rack ?? '', fenced: broker.fenced };
 }
 
-export function brokersOf(image: MetadataImage, listenerName: string | undefined): BrokerInfo[] {
-  return [...image.brokers.values()].sort((a, b) => a.brokerId - b.brokerId).map((broker) => brokerInfo(broker, listenerName));
+export function brokersOf(image: MetadataImage, listenerName: string | undefined, fallbackListenerName?: string): BrokerInfo[] {
+  return [...image.brokers.values()].sort((a, b) => a.brokerId - b.brokerId).map((broker) => brokerInfo(broker, listenerName, fallbackListenerName));
 }
 
 function topicMetadata(image: MetadataImage, name: string): TopicMetadata {
@@ -52,7 +56,7 @@ export function metadataResponse(image: MetadataImage | undefined, request: Meta
   const base = { clusterId: identity.clusterId, controllerId: identity.controllerId(), metadataOffset: identity.metadataOffset() };
   if (image === undefined) return { ...base, brokers: [], topics: request.topics.map((name) => topicMetadata(emptyImageStandIn, name)) };
   const names = request.topics.length > 0 ? request.topics : request.allTopics ? [...image.topicIdsByName.keys()].sort() : [];
-  return { ...base, brokers: brokersOf(image, identity.listenerName), topics: names.map((name) => topicMetadata(image, name)) };
+  return { ...base, brokers: brokersOf(image, identity.listenerName, identity.fallbackListenerName), topics: names.map((name) => topicMetadata(image, name)) };
 }
 
 /** Before the first image arrives every topic is unknown. */
