@@ -10,6 +10,8 @@
 //   gets every broker's EXTERNAL address in Metadata.
 // Data lives in a named volume per node, so a node can be replaced by a new container on its volume.
 import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { GenericContainer, Network, Wait, getContainerRuntimeClient } from 'testcontainers';
 import type { StartedNetwork, StartedTestContainer } from 'testcontainers';
 
@@ -177,6 +179,7 @@ export class ContainerCluster {
       .withEnvironment(this.nodeEnv(id))
       .withEntrypoint(['/bin/sh', '-c'])
       .withCommand(NODE_COMMAND)
+      .withBindMounts([{ source: this.volumeName(id), target: DATA_DIR, mode: 'rw' }])
       .withLabels({ 'runnel.test': this.runId })
       .withStartupTimeout(STARTUP_TIMEOUT_MS)
       .withWaitStrategy(Wait.forLogMessage('runnel node started'))
@@ -215,7 +218,8 @@ export class ContainerCluster {
     const container = this.containers.get(id);
     if (container === undefined) return;
     this.containers.delete(id);
-    await this.docker.getContainer(container.getId()).remove({ force: true, v: false });
+    // v: the image's anonymous volumes, if any; the named data volume stays.
+    await this.docker.getContainer(container.getId()).remove({ force: true, v: true });
   }
 
   async pause(id: number): Promise<void> {
@@ -253,6 +257,24 @@ export class ContainerCluster {
     } catch (error) {
       return `(no log: ${(error as Error).message})`;
     }
+  }
+
+  /** Writes every node's whole container log to `dir`/node-N.log; returns the paths. */
+  async dumpLogs(dir: string): Promise<string[]> {
+    const paths: string[] = [];
+    for (const id of this.nodeIds) {
+      const container = this.containers.get(id);
+      if (container === undefined) continue;
+      const path = join(dir, `node-${id}.log`);
+      try {
+        const buffer = await this.docker.getContainer(container.getId()).logs({ stdout: true, stderr: true }) as unknown as Buffer;
+        writeFileSync(path, demuxDockerLog(buffer));
+        paths.push(path);
+      } catch {
+        // The container is gone; its tail was printed already.
+      }
+    }
+    return paths;
   }
 
   async logTails(): Promise<string> {

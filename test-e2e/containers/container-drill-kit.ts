@@ -30,6 +30,12 @@ export interface ContainerDrill extends DrillClients {
   close(): Promise<void>;
 }
 
+/** The message of a drill failure: the error, each node's log tail, and where the whole logs went. */
+export async function failureReport(drill: ContainerDrill, error: unknown): Promise<Error> {
+  const paths = await drill.cluster.dumpLogs(drill.logDir);
+  return new Error(`${(error as Error).message}\n${await drill.cluster.logTails()}\nfull logs: ${[...paths, join(drill.logDir, 'client.log')].join(' ')}`, { cause: error });
+}
+
 export async function startContainerDrill(options: ContainerClusterOptions): Promise<ContainerDrill> {
   const cluster = await ContainerCluster.create(options);
   const logDir = mkdtempSync(join(tmpdir(), `${cluster.runId}-`));

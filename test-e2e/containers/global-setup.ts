@@ -3,7 +3,12 @@
 // packages' dist as `pnpm build` left it) unless RUNNEL_IMAGE names another image.
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
+import { createRequire } from 'node:module';
 import type { TestProject } from 'vitest/node';
+
+// Node's own resolution from this file: vitest resolves global-setup imports from the repo root,
+// where test-e2e's dependencies are not visible (pnpm keeps them in test-e2e/node_modules).
+const { getContainerRuntimeClient } = createRequire(import.meta.url)('testcontainers') as typeof import('testcontainers');
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -15,11 +20,12 @@ declare module 'vitest' {
 const DOCKER_PROBE_TIMEOUT_MS = 15_000;
 const IMAGE_BUILD_TIMEOUT_MS = 300_000;
 const REPO_ROOT = join(import.meta.dirname, '..', '..');
+// The reaper container (Ryuk) cannot be pulled without a registry; the tests clean up themselves.
+process.env['TESTCONTAINERS_RYUK_DISABLED'] ??= 'true';
 
 async function dockerUnavailableReason(): Promise<string> {
-  process.env['TESTCONTAINERS_RYUK_DISABLED'] ??= 'true';
+  // Only the probe is caught: a missing package or a broken import is a failure, not a skip.
   try {
-    const { getContainerRuntimeClient } = await import('testcontainers');
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`no answer in ${DOCKER_PROBE_TIMEOUT_MS} ms`)), DOCKER_PROBE_TIMEOUT_MS);

@@ -4,7 +4,7 @@
 // catches up and rejoins the ISR; every acknowledged record is read back exactly once, in order.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTopic, expectEveryAckReadBackOnce, startLoad, startTail, waitFullIsr } from '../drills/drill-kit.js';
-import { DOCKER_UNAVAILABLE, FAILOVER_WAIT_MS, partitionLedByNonController, startContainerDrill, waitLeaderMoved, waitReady, waitReplicasIdentical } from './container-drill-kit.js';
+import { DOCKER_UNAVAILABLE, FAILOVER_WAIT_MS, failureReport, partitionLedByNonController, startContainerDrill, waitLeaderMoved, waitReady, waitReplicasIdentical } from './container-drill-kit.js';
 import type { ContainerDrill } from './container-drill-kit.js';
 
 const TOPIC = 'ct-kill-leader';
@@ -49,7 +49,7 @@ describe.skipIf(DOCKER_UNAVAILABLE !== '')('container drill 1: docker kill the p
       expect(rejoined.find((p) => p.partitionId === target.partitionId)?.isr).toContain(victim);
       await load.waitForMoreAcks(STEADY_ACKS, FAILOVER_WAIT_MS);
     } catch (error) {
-      throw new Error(`${(error as Error).message}\n${await cluster.logTails()}`, { cause: error });
+      throw await failureReport(drill!, error);
     } finally {
       await load.stop();
     }

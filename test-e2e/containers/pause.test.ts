@@ -4,7 +4,7 @@
 // rejoins the ISR, unfenced; every acknowledged record is read back exactly once, in order.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTopic, expectEveryAckReadBackOnce, startLoad, startTail, waitAllBrokersUnfenced, waitFullIsr } from '../drills/drill-kit.js';
-import { DOCKER_UNAVAILABLE, FAILOVER_WAIT_MS, partitionLedByNonController, startContainerDrill, waitLeaderMoved, waitReady, waitReplicasIdentical } from './container-drill-kit.js';
+import { DOCKER_UNAVAILABLE, FAILOVER_WAIT_MS, failureReport, partitionLedByNonController, startContainerDrill, waitLeaderMoved, waitReady, waitReplicasIdentical } from './container-drill-kit.js';
 import type { ContainerDrill } from './container-drill-kit.js';
 
 const TOPIC = 'ct-pause';
@@ -53,7 +53,7 @@ describe.skipIf(DOCKER_UNAVAILABLE !== '')('container drill 2: docker pause a no
       expect(rejoined.find((p) => p.partitionId === target.partitionId)?.isr).toContain(paused);
       await load.waitForMoreAcks(STEADY_ACKS, FAILOVER_WAIT_MS);
     } catch (error) {
-      throw new Error(`${(error as Error).message}\n${await cluster.logTails()}`, { cause: error });
+      throw await failureReport(drill!, error);
     } finally {
       await load.stop();
     }

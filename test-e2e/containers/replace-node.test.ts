@@ -5,7 +5,7 @@
 // batches); every acknowledged record is read back exactly once, in order.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTopic, expectEveryAckReadBackOnce, partitionsOf, startLoad, startTail, waitAllBrokersUnfenced, waitFullIsr } from '../drills/drill-kit.js';
-import { DOCKER_UNAVAILABLE, FAILOVER_WAIT_MS, pollUntil, startContainerDrill, waitReady, waitReplicasIdentical } from './container-drill-kit.js';
+import { DOCKER_UNAVAILABLE, FAILOVER_WAIT_MS, failureReport, pollUntil, startContainerDrill, waitReady, waitReplicasIdentical } from './container-drill-kit.js';
 import type { PartitionMetadataView } from '@runnel/client';
 import type { ContainerDrill } from './container-drill-kit.js';
 
@@ -54,7 +54,7 @@ describe.skipIf(DOCKER_UNAVAILABLE !== '')('container drill 4: a new container o
       expect(rejoined.every((p) => p.isr.includes(replaced))).toBe(true);
       await load.waitForMoreAcks(STEADY_ACKS, FAILOVER_WAIT_MS);
     } catch (error) {
-      throw new Error(`${(error as Error).message}\n${await cluster.logTails()}`, { cause: error });
+      throw await failureReport(drill!, error);
     } finally {
       await load.stop();
     }
