@@ -31,9 +31,18 @@ export interface ContainerDrill extends DrillClients {
 }
 
 /** The message of a drill failure: the error, each node's log tail, and where the whole logs went. */
-export async function failureReport(drill: ContainerDrill, error: unknown): Promise<Error> {
+export async function failureReport(drill: ContainerDrill, error: unknown, topic?: string, partitions = 0): Promise<Error> {
   const paths = await drill.cluster.dumpLogs(drill.logDir);
-  return new Error(`${(error as Error).message}\n${await drill.cluster.logTails()}\nfull logs: ${[...paths, join(drill.logDir, 'client.log')].join(' ')}`, { cause: error });
+  // Where each replica's log ends, and whether the replicas agree: says at once who is behind.
+  const replicas: string[] = [];
+  for (let partition = 0; topic !== undefined && partition < partitions; partition++) {
+    for (const id of drill.cluster.nodeIds) {
+      const digest = await replicaLogDigest(drill.cluster, id, topic, partition).then((d) => `end ${d.endOffset}, ${d.batches} batches, ${d.sha256.slice(0, 12)}`, (e: Error) => e.message.slice(0, 200));
+      replicas.push(`${topic}-${partition} on node ${id}: ${digest}`);
+    }
+  }
+  const isr = topic === undefined ? '' : JSON.stringify(await partitionsOf(drill.admin, topic).catch((e: Error) => e.message));
+  return new Error(`${(error as Error).message}\n${await drill.cluster.logTails()}\n${replicas.join('\n')}\n${isr}\nfull logs: ${[...paths, join(drill.logDir, 'client.log')].join(' ')}`, { cause: error });
 }
 
 export async function startContainerDrill(options: ContainerClusterOptions): Promise<ContainerDrill> {

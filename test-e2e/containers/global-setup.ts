@@ -24,6 +24,14 @@ const REPO_ROOT = join(import.meta.dirname, '..', '..');
 process.env['TESTCONTAINERS_RYUK_DISABLED'] ??= 'true';
 
 async function dockerUnavailableReason(): Promise<string> {
+  // The docker CLI first: scripts/build-image.sh and the compose test drive the engine through it
+  // (honouring DOCKER_HOST), testcontainers through its own client below.
+  try {
+    execFileSync('docker', ['version', '--format', '{{.Server.Version}}'], { stdio: ['ignore', 'pipe', 'pipe'], timeout: DOCKER_PROBE_TIMEOUT_MS });
+  } catch (error) {
+    const stderr = String((error as { stderr?: Buffer }).stderr ?? '').trim().split('\n').pop();
+    return `\`docker version\` failed: ${stderr !== undefined && stderr !== '' ? stderr : (error as Error).message.split('\n')[0]}`;
+  }
   // Only the probe is caught: a missing package or a broken import is a failure, not a skip.
   try {
     let timer: NodeJS.Timeout | undefined;

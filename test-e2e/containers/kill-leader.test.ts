@@ -49,7 +49,7 @@ describe.skipIf(DOCKER_UNAVAILABLE !== '')('container drill 1: docker kill the p
       expect(rejoined.find((p) => p.partitionId === target.partitionId)?.isr).toContain(victim);
       await load.waitForMoreAcks(STEADY_ACKS, FAILOVER_WAIT_MS);
     } catch (error) {
-      throw await failureReport(drill!, error);
+      throw await failureReport(drill!, error, TOPIC, PARTITIONS);
     } finally {
       await load.stop();
     }

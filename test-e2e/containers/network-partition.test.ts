@@ -11,8 +11,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode, createBrokerClient, encodeRecordBatch, errorInfo, unaryCall } from '@runnel/protocol';
 import { readBack } from '@runnel/cli';
-import { partitionsOf, createTopic, expectEveryAckReadBackOnce, startLoad, startTail, waitAllBrokersUnfenced, waitFullIsr } from '../drills/drill-kit.js';
-import { DOCKER_UNAVAILABLE, FAILOVER_WAIT_MS, failureReport, partitionLedByNonController, replicaLogDigest, startContainerDrill, waitLeaderMoved, waitReady, waitReplicasIdentical } from './container-drill-kit.js';
+import { createTopic, expectEveryAckReadBackOnce, startLoad, startTail, waitAllBrokersUnfenced, waitFullIsr } from '../drills/drill-kit.js';
+import { DOCKER_UNAVAILABLE, FAILOVER_WAIT_MS, failureReport, partitionLedByNonController, startContainerDrill, waitLeaderMoved, waitReady, waitReplicasIdentical } from './container-drill-kit.js';
 import type { ContainerDrill } from './container-drill-kit.js';
 
 const TOPIC = 'ct-partition';
@@ -21,13 +21,21 @@ const STEADY_ACKS = 300;
 const ISOLATED_VALUE = 'written-to-the-isolated-leader';
 /** Longer than the broker session timeout (2 s): the majority has fenced the isolated node by then. */
 const ISOLATED_PRODUCE_TIMEOUT_MS = 5_000;
+/**
+ * How long the reconnected node may take to rejoin every ISR. Usually well under a second, but in some
+ * runs about 2 minutes: a replica fetcher's gRPC channel that began a TCP connect while its peer's
+ * address was unreachable (SYNs silently dropped between Docker networks) stays CONNECTING for the
+ * kernel's SYN retry budget (~127 s with tcp_syn_retries=6), since grpc-js sets no connect timeout,
+ * even after the network is back. A product issue (Kafka bounds it: socket.connection.setup.timeout.ms,
+ * KIP-601), reported rather than hidden; the time is printed on every run.
+ */
 const REJOIN_WAIT_MS = 150_000;
 
 describe.skipIf(DOCKER_UNAVAILABLE !== '')('container drill 3: network partition of the partition leader', () => {
   let drill: ContainerDrill | undefined;
 
   beforeAll(async () => {
-    drill = await startContainerDrill({ name: 'netsplit', env: { RUNNEL_LOG_LEVEL: 'debug' } });
+    drill = await startContainerDrill({ name: 'netsplit' });
   });
 
   afterAll(async () => {
@@ -50,6 +58,7 @@ describe.skipIf(DOCKER_UNAVAILABLE !== '')('container drill 3: network partition
     let fencedWhileIsolated: boolean | undefined;
     let ackedWhileIsolated = 0;
     let rejoinMs = -1;
+    let reconnectedAtMs = 0;
     try {
       await load.waitForMoreAcks(STEADY_ACKS, 20_000);
       await cluster.disconnect(isolated);
@@ -70,9 +79,9 @@ describe.skipIf(DOCKER_UNAVAILABLE !== '')('container drill 3: network partition
         ackedWhileIsolated = load.acknowledged - ackedAtMove;
         isolatedAnswer = await isolatedWrite;
       } finally {
+        reconnectedAtMs = Date.now();
         await cluster.reconnect(isolated);
       }
-      const reconnectedAtMs = Date.now();
       await waitReady(cluster, isolated);
       await waitAllBrokersUnfenced(admin, cluster.nodeIds.length, FAILOVER_WAIT_MS);
       const rejoined = await waitFullIsr(drill!, TOPIC, PARTITIONS, REJOIN_WAIT_MS);
@@ -80,15 +89,7 @@ describe.skipIf(DOCKER_UNAVAILABLE !== '')('container drill 3: network partition
       expect(rejoined.find((p) => p.partitionId === partition)?.isr).toContain(isolated);
       await load.waitForMoreAcks(STEADY_ACKS, FAILOVER_WAIT_MS);
     } catch (error) {
-      // DIAG
-      const diag: string[] = [];
-      for (const id of cluster.nodeIds) {
-        for (let p = 0; p < PARTITIONS; p++) diag.push(`node ${id} p${p}: ${JSON.stringify(await replicaLogDigest(cluster, id, TOPIC, p).catch((e: Error) => e.message))}`);
-        const probe = await cluster.exec(id, ['node', '-e', "const n=require('net');for(const h of ['node1','node2','node3']){const s=n.connect(9092,h);s.setTimeout(2000);s.on('connect',()=>{console.log(h,'ok');s.destroy()});s.on('error',e=>console.log(h,e.message));s.on('timeout',()=>{console.log(h,'timeout');s.destroy()})}"]);
-        diag.push(`node ${id} tcp: ${probe.output.replace(/\n/g, ' ')}`);
-      }
-      diag.push(JSON.stringify(await partitionsOf(admin, TOPIC).catch((e: Error) => e.message)));
-      throw new Error(diag.join('\n'), { cause: await failureReport(drill!, error) });
+      throw await failureReport(drill!, error, TOPIC, PARTITIONS);
     } finally {
       isolatedClient.close();
       await load.stop();

@@ -53,7 +53,7 @@ describe.skipIf(DOCKER_UNAVAILABLE !== '')('container drill 2: docker pause a no
       expect(rejoined.find((p) => p.partitionId === target.partitionId)?.isr).toContain(paused);
       await load.waitForMoreAcks(STEADY_ACKS, FAILOVER_WAIT_MS);
     } catch (error) {
-      throw await failureReport(drill!, error);
+      throw await failureReport(drill!, error, TOPIC, PARTITIONS);
     } finally {
       await load.stop();
     }

@@ -54,7 +54,7 @@ describe.skipIf(DOCKER_UNAVAILABLE !== '')('container drill 4: a new container o
       expect(rejoined.every((p) => p.isr.includes(replaced))).toBe(true);
       await load.waitForMoreAcks(STEADY_ACKS, FAILOVER_WAIT_MS);
     } catch (error) {
-      throw await failureReport(drill!, error);
+      throw await failureReport(drill!, error, TOPIC, PARTITIONS);
     } finally {
       await load.stop();
     }
