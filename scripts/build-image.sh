@@ -117,10 +117,13 @@ for p in packages/*/; do
   # Tests are compiled too; they have no place in the image.
   find "$APP/packages/$name/dist" \( -name '*.test.js' -o -name '*.test.js.map' -o -name '*.test.d.ts' -o -name '*.test.d.ts.map' \) -delete
 done
+# The store the repo's own install used (pnpm picks a store per filesystem; $WORK may be on another).
+STORE_DIR="$(COREPACK_ENABLE_DOWNLOAD_PROMPT=0 pnpm store path)"
+case "$(basename "$STORE_DIR")" in v[0-9]*) STORE_DIR="$(dirname "$STORE_DIR")" ;; esac # pnpm adds the layout version itself
 (
   cd "$APP"
   CI=true COREPACK_ENABLE_DOWNLOAD_PROMPT=0 pnpm install --prod --frozen-lockfile --offline \
-    --config.confirmModulesPurge=false >"$WORK/pnpm-prod.log" 2>&1
+    --store-dir "$STORE_DIR" --config.confirmModulesPurge=false >"$WORK/pnpm-prod.log" 2>&1
 ) || { cat "$WORK/pnpm-prod.log" >&2; echo "build-image: production install failed" >&2; exit 1; }
 cp deploy/docker/Dockerfile.local "$CTX/Dockerfile"
 
