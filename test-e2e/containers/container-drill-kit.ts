@@ -105,6 +105,19 @@ export async function waitLeaderMoved(admin: Admin, topic: string, partition: nu
   }, { timeoutMs, intervalMs: 200 });
 }
 
+/**
+ * Waits until a broker of `askIds` (the majority side) says node `nodeId` is fenced. The answer must
+ * come from one of them: an admin may be routed to any broker it learnt of, and a cut-off or paused
+ * node still believes itself unfenced.
+ */
+export async function waitFencedPerMajority(admin: Admin, askIds: readonly number[], nodeId: number, timeoutMs = FAILOVER_WAIT_MS): Promise<boolean> {
+  return pollUntil(`node ${nodeId} fenced according to nodes ${askIds.join(',')}`, async () => {
+    const description = await admin.describeCluster().catch(() => undefined);
+    if (description === undefined || !askIds.includes(description.answeredBy)) return undefined;
+    return description.brokers.find((b) => b.nodeId === nodeId)?.fenced === true ? true : undefined;
+  }, { timeoutMs, intervalMs: 200 });
+}
+
 /** A partition not led by the active controller, so the fault hits a partition leader only. */
 export async function partitionLedByNonController(admin: Admin, partitions: readonly PartitionMetadataView[]): Promise<PartitionMetadataView> {
   const controller = (await admin.describeCluster()).controller;

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode, createBrokerClient, encodeRecordBatch, errorInfo, unaryCall } from '@runnel/protocol';
 import { readBack } from '@runnel/cli';
 import { createTopic, expectEveryAckReadBackOnce, startLoad, startTail, waitAllBrokersUnfenced, waitFullIsr } from '../drills/drill-kit.js';
-import { DOCKER_UNAVAILABLE, FAILOVER_WAIT_MS, failureReport, partitionLedByNonController, startContainerDrill, waitLeaderMoved, waitReady, waitReplicasIdentical } from './container-drill-kit.js';
+import { DOCKER_UNAVAILABLE, FAILOVER_WAIT_MS, failureReport, partitionLedByNonController, waitFencedPerMajority, startContainerDrill, waitLeaderMoved, waitReady, waitReplicasIdentical } from './container-drill-kit.js';
 import type { ContainerDrill } from './container-drill-kit.js';
 
 const TOPIC = 'ct-partition';
@@ -73,7 +73,7 @@ describe.skipIf(DOCKER_UNAVAILABLE !== '')('container drill 3: network partition
         const moved = await waitLeaderMoved(majorityAdmin, TOPIC, partition, isolated);
         expect(moved.leaderEpoch).toBeGreaterThan(target.leaderEpoch);
         expect(majority).toContain(moved.leader);
-        fencedWhileIsolated = (await majorityAdmin.describeCluster()).brokers.find((b) => b.nodeId === isolated)?.fenced;
+        fencedWhileIsolated = await waitFencedPerMajority(majorityAdmin, majority, isolated);
         const ackedAtMove = load.acknowledged;
         await load.waitForMoreAcks(STEADY_ACKS, FAILOVER_WAIT_MS);
         ackedWhileIsolated = load.acknowledged - ackedAtMove;

@@ -4,7 +4,7 @@
 // rejoins the ISR, unfenced; every acknowledged record is read back exactly once, in order.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTopic, expectEveryAckReadBackOnce, startLoad, startTail, waitAllBrokersUnfenced, waitFullIsr } from '../drills/drill-kit.js';
-import { DOCKER_UNAVAILABLE, FAILOVER_WAIT_MS, failureReport, partitionLedByNonController, startContainerDrill, waitLeaderMoved, waitReady, waitReplicasIdentical } from './container-drill-kit.js';
+import { DOCKER_UNAVAILABLE, FAILOVER_WAIT_MS, failureReport, partitionLedByNonController, waitFencedPerMajority, startContainerDrill, waitLeaderMoved, waitReady, waitReplicasIdentical } from './container-drill-kit.js';
 import type { ContainerDrill } from './container-drill-kit.js';
 
 const TOPIC = 'ct-pause';
@@ -40,7 +40,7 @@ describe.skipIf(DOCKER_UNAVAILABLE !== '')('container drill 2: docker pause a no
       try {
         const moved = await waitLeaderMoved(majorityAdmin, TOPIC, target.partitionId, paused);
         expect(moved.leaderEpoch).toBeGreaterThan(target.leaderEpoch);
-        fencedWhilePaused = (await majorityAdmin.describeCluster()).brokers.find((b) => b.nodeId === paused)?.fenced;
+        fencedWhilePaused = await waitFencedPerMajority(majorityAdmin, majority, paused);
         const ackedAtMove = load.acknowledged;
         await load.waitForMoreAcks(STEADY_ACKS, FAILOVER_WAIT_MS);
         ackedWhilePaused = load.acknowledged - ackedAtMove;
