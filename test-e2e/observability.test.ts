@@ -20,6 +20,19 @@ const PROXY_CONNECTIONS_MAX = 64;
 const externalListen = (id: number): string => `127.0.0.1:${BASE_PORT + 2 + (id - 1) * 100}`;
 const publishedPort = (id: number): number => BASE_PORT + 3 + (id - 1) * 100;
 
+/** Sample values by series (name plus labels as printed) from a node's /metrics. */
+async function scrape(address: string): Promise<Map<string, number>> {
+  const response = await fetch(`http://${address}/metrics`, { signal: AbortSignal.timeout(5_000) });
+  expect(response.status).toBe(200);
+  const samples = new Map<string, number>();
+  for (const line of (await response.text()).split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const space = line.lastIndexOf(' ');
+    samples.set(line.slice(0, space), Number(line.slice(space + 1)));
+  }
+  return samples;
+}
+
 async function getJson(address: string, path: string): Promise<{ status: number; body: Record<string, unknown> }> {
   const response = await fetch(`http://${address}${path}`, { signal: AbortSignal.timeout(5_000) });
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
@@ -126,5 +139,65 @@ describe('observability: health endpoints and the external listener on a 3-node 
     await producer.disconnect();
     const records = await readBack(runnel, [TOPIC], { timeoutMs: 30_000 });
     expect(records.length).toBe(RECORDS);
+  });
+
+  it('/metrics on every node reports the records produced, and the leader counts both producers and the followers\' fetches', async () => {
+    const series = `{topic="${TOPIC}",partition="0"}`;
+    const { topics } = await clients[0]!.admin().describeTopics({ topics: [TOPIC] });
+    const leaderId = topics[0]?.partitions[0]?.leader ?? -1;
+    expect(cluster.nodeIds).toContain(leaderId);
+    for (const id of cluster.nodeIds) {
+      // Followers learn the high watermark on their next fetch.
+      const samples = await pollUntil(`node ${id} to report the high watermark`, async () => {
+        const scraped = await scrape(cluster.httpEndpoint(id));
+        return scraped.get(`runnel_partition_high_watermark${series}`) === RECORDS ? scraped : undefined;
+      }, { timeoutMs: 10_000, intervalMs: 200 });
+      expect(samples.get(`runnel_partition_log_end_offset${series}`)).toBe(RECORDS);
+      expect(samples.get(`runnel_partition_isr_size${series}`)).toBe(3);
+      expect(samples.get(`runnel_partition_leader${series}`)).toBe(id === leaderId ? 1 : 0);
+      expect(samples.get('runnel_cluster_under_replicated_partitions')).toBe(0);
+      expect(samples.get('runnel_cluster_offline_partitions')).toBe(0);
+      expect(samples.get('runnel_node_ready')).toBe(1);
+      if (id === leaderId) {
+        // Two acks=all sends, one through each listener (a send may split into more requests, never fewer).
+        expect(samples.get('runnel_broker_requests_total{request="produce"}')).toBeGreaterThanOrEqual(2);
+        expect(samples.get('runnel_broker_requests_total{request="fetch_replica"}')).toBeGreaterThan(0);
+        expect(samples.get('runnel_broker_requests_total{request="fetch_consumer"}')).toBeGreaterThan(0);
+      }
+    }
+    const raftLeaders = await Promise.all(cluster.nodeIds.map(async (id) => (await scrape(cluster.httpEndpoint(id))).get('runnel_raft_leader_id')));
+    expect(new Set(raftLeaders).size).toBe(1);
+    const active = await Promise.all(cluster.nodeIds.map(async (id) => (await scrape(cluster.httpEndpoint(id))).get('runnel_controller_active')));
+    expect(active.filter((flag) => flag === 1)).toHaveLength(1);
+  });
+
+  it('a SIGSTOPped broker is fenced: the active controller counts it, and the node is ready again once resumed', async () => {
+    const activeOf = async (): Promise<number> => {
+      for (const id of cluster.nodeIds) if ((await scrape(cluster.httpEndpoint(id))).get('runnel_controller_active') === 1) return id;
+      return -1;
+    };
+    const controllerId = await activeOf();
+    expect(cluster.nodeIds).toContain(controllerId);
+    const before = (await scrape(cluster.httpEndpoint(controllerId))).get('runnel_controller_broker_fencings_total') ?? -1;
+    const paused = cluster.nodeIds.find((id) => id !== controllerId)!;
+    const pid = cluster.pid(paused)!;
+    process.kill(pid, 'SIGSTOP');
+    try {
+      // broker.session.timeout.ms (2 s by default) without a heartbeat: fenced.
+      const samples = await pollUntil('the active controller to report a fenced broker', async () => {
+        const scraped = await scrape(cluster.httpEndpoint(controllerId));
+        return scraped.get('runnel_controller_fenced_brokers') === 1 ? scraped : undefined;
+      }, { timeoutMs: 15_000, intervalMs: 200 });
+      expect(samples.get('runnel_controller_broker_fencings_total')).toBeGreaterThan(before);
+      // A stopped process answers nothing, not even its health check.
+      await expect(getJson(cluster.httpEndpoint(paused), '/healthz')).rejects.toThrow();
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    await pollUntil(`node ${paused} to be ready again`, async () => {
+      const answer = await getJson(cluster.httpEndpoint(paused), '/readyz').catch(() => undefined);
+      return answer?.status === 200 ? true : undefined;
+    }, { timeoutMs: ELECTION_WAIT_MS, intervalMs: 200 });
+    await pollUntil('no fenced brokers', async () => ((await scrape(cluster.httpEndpoint(controllerId))).get('runnel_controller_fenced_brokers') === 0 ? true : undefined), { timeoutMs: 10_000, intervalMs: 200 });
   });
 });

@@ -23,6 +23,8 @@ import type { BrokerRole } from './broker-role.js';
 import { liveness, readiness } from './health.js';
 import type { NodeHealthState } from './health.js';
 import { startHttpListener } from './http-server.js';
+import { DaemonMetrics } from './metrics.js';
+import { instrumentBrokerHandlers } from './request-metrics.js';
 import type { HttpListener } from './http-server.js';
 
 export const METADATA_DIR_NAME = '__cluster_metadata';
@@ -42,6 +44,8 @@ export interface Daemon {
   readonly failed: Promise<Error>;
   /** The HTTP listener (/healthz, /readyz, /metrics). */
   readonly http: HttpListener;
+  /** The daemon's Prometheus registry and request metrics (GET /metrics). */
+  readonly metrics: DaemonMetrics;
   /** What /healthz and /readyz judge, right now. */
   healthState(): NodeHealthState;
 }
@@ -172,6 +176,29 @@ export async function startDaemon(config: ServerConfig, baseLogger: Logger): Pro
     await node.stop();
     throw error;
   }
+  let raftFailed = false;
+  let shuttingDown = false;
+  const healthState = (): NodeHealthState => {
+    const status = node.status();
+    const lifecycle = broker?.lifecycle.state;
+    return {
+      shuttingDown,
+      raftFailed,
+      leaderId: status.leaderId,
+      commitIndex: status.commitIndex,
+      appliedIndex: status.appliedIndex,
+      ...(lifecycle === undefined ? {} : {
+        broker: { registered: lifecycle.registered, fenced: lifecycle.fenced, fencedInImage: stateMachine.image.broker(config.nodeId)?.fenced },
+      }),
+    };
+  };
+  const metrics = new DaemonMetrics({
+    raft: node,
+    metadata: stateMachine,
+    ...(controller === undefined ? {} : { controller }),
+    ...(broker === undefined ? {} : { broker }),
+    readiness: () => readiness(healthState()),
+  });
   // One gRPC server per distinct address: the controller listener (Raft, Quorum, Controller) and the
   // broker listener (Broker), which are the same server on a broker-only node.
   const servers = new Map<string, { server: grpc.Server; key: string }>();
@@ -194,37 +221,22 @@ export async function startDaemon(config: ServerConfig, baseLogger: Logger): Pro
   if (controller !== undefined) controlServer.addService(CONTROLLER_SERVICE, controller.handlers() as grpc.UntypedServiceImplementation);
   if (broker !== undefined) {
     const brokerServer = serverAt(config.listen, 'listeners');
-    brokerServer.addService(BROKER_SERVICE, broker.handlers as grpc.UntypedServiceImplementation);
+    brokerServer.addService(BROKER_SERVICE, instrumentBrokerHandlers(broker.handlers, metrics.requests) as grpc.UntypedServiceImplementation);
     brokerServer.addService(GROUP_COORDINATOR_SERVICE, broker.groupHandlers as grpc.UntypedServiceImplementation);
     if (config.externalListen !== undefined && broker.external !== undefined) {
       // Its own server: the same services, built to answer with EXTERNAL endpoints.
       const externalServer = serverAt(config.externalListen, 'external.listen');
-      externalServer.addService(BROKER_SERVICE, broker.external.handlers as grpc.UntypedServiceImplementation);
+      externalServer.addService(BROKER_SERVICE, instrumentBrokerHandlers(broker.external.handlers, metrics.requests) as grpc.UntypedServiceImplementation);
       externalServer.addService(GROUP_COORDINATOR_SERVICE, broker.external.groupHandlers as grpc.UntypedServiceImplementation);
     }
   }
-  let raftFailed = false;
-  let shuttingDown = false;
-  const healthState = (): NodeHealthState => {
-    const status = node.status();
-    const lifecycle = broker?.lifecycle.state;
-    return {
-      shuttingDown,
-      raftFailed,
-      leaderId: status.leaderId,
-      commitIndex: status.commitIndex,
-      appliedIndex: status.appliedIndex,
-      ...(lifecycle === undefined ? {} : {
-        broker: { registered: lifecycle.registered, fenced: lifecycle.fenced, fencedInImage: stateMachine.image.broker(config.nodeId)?.fenced },
-      }),
-    };
-  };
   let http: HttpListener;
   try {
     for (const [address, { server, key }] of servers) await bindServer(server, address, key);
     http = await startHttpListener(config.httpListen, {
       health: () => liveness(healthState()),
       ready: () => readiness(healthState()),
+      metrics: () => metrics.render(),
     }, logger.child({ component: 'http' }));
   } catch (error) {
     for (const { server } of servers.values()) server.forceShutdown();
@@ -281,7 +293,7 @@ export async function startDaemon(config: ServerConfig, baseLogger: Logger): Pro
     })();
     return stopping;
   };
-  return { config, clusterId: meta.clusterId, node, stateMachine, controller, broker, shutdown, failed, http, healthState };
+  return { config, clusterId: meta.clusterId, node, stateMachine, controller, broker, shutdown, failed, http, metrics, healthState };
 }
 
 export interface RunServerOptions extends ConfigInputs {

@@ -6,3 +6,8 @@ export * from './broker-role.js';
 export { parseProperties } from './properties-file.js';
 export type { PropertyValue } from './properties-file.js';
 export * from './quorum-service.js';
+export * from './health.js';
+export { DaemonMetrics } from './metrics.js';
+export type { MetricsSources } from './metrics.js';
+export { BrokerRequestMetrics, instrumentBrokerHandlers } from './request-metrics.js';
+export type { RequestKind } from './request-metrics.js';

@@ -222,6 +222,24 @@ export class GroupCoordinatorRuntime {
     for (const shard of [...this.shards.values()]) this.dropShard(shard, 'broker closing');
   }
 
+  /**
+   * Every committed offset of the groups this broker coordinates (active shards only), for lag
+   * metrics: a read of in-memory state, bounded by the groups and partitions those shards hold.
+   */
+  committedOffsets(): Array<{ groupId: string; topic: string; partition: number; offset: number }> {
+    const out: Array<{ groupId: string; topic: string; partition: number; offset: number }> = [];
+    for (const shard of this.shards.values()) {
+      const core = shard.core;
+      if (shard.state !== 'active' || core === undefined) continue;
+      for (const { groupId } of core.listGroups()) {
+        for (const o of core.fetchOffsets({ groupId }).offsets) {
+          if (o.offset >= 0) out.push({ groupId, topic: o.topic, partition: o.partition, offset: o.offset });
+        }
+      }
+    }
+    return out;
+  }
+
   /** Loaded shards (tests, metrics). */
   describe(): Array<{ partition: number; leaderEpoch: number; state: ShardState; groups: number }> {
     return [...this.shards.values()].map((s) => ({ partition: s.partition, leaderEpoch: s.leaderEpoch, state: s.state, groups: s.core?.listGroups().length ?? 0 }));

@@ -28,6 +28,23 @@ describe('MetadataStateMachine', () => {
     expect(seen).toEqual([[2, 3], [3, 7]]);
   });
 
+  it('counts fencings and partition leader elections it applies, not new partitions or ISR-only changes', () => {
+    const machine = new MetadataStateMachine(logger);
+    const topicId = 'AAAAAAAAAAAAAAAAAAAAAA';
+    machine.apply(entry(1, [register(1, 1), register(2, 2), { type: 'UnfenceBroker', version: 1, brokerId: 1, brokerEpoch: 1 }, { type: 'UnfenceBroker', version: 1, brokerId: 2, brokerEpoch: 2 }]));
+    machine.apply(entry(2, [
+      { type: 'Topic', version: 1, name: 't', topicId },
+      { type: 'Partition', version: 1, topicId, partition: 0, replicas: [1, 2], isr: [1, 2], leader: 1, leaderEpoch: 0, partitionEpoch: 0, leaderRecoveryState: 'recovered' },
+    ]));
+    expect(machine.eventCounts).toEqual({ brokerFencings: 0, partitionLeaderElections: 0 });
+    machine.apply(entry(3, [
+      { type: 'FenceBroker', version: 1, brokerId: 1, brokerEpoch: 1 },
+      { type: 'PartitionChange', version: 1, topicId, partition: 0, leader: 2, isr: [2] },
+    ]));
+    machine.apply(entry(4, [{ type: 'PartitionChange', version: 1, topicId, partition: 0, isr: [2] }]));
+    expect(machine.eventCounts).toEqual({ brokerFencings: 1, partitionLeaderElections: 1 });
+  });
+
   it('round-trips image and applied offset through snapshot and restore', () => {
     const machine = new MetadataStateMachine(logger);
     machine.apply(entry(5, [register(1, 1)]));

@@ -19,6 +19,8 @@ export class MetadataStateMachine implements StateMachine {
   private currentImage: MetadataImage = MetadataImage.EMPTY;
   private currentOffset = 0;
   private skipped = 0;
+  private fencings = 0;
+  private leaderElections = 0;
   private readonly listeners = new Set<ImageListener>();
 
   constructor(private readonly logger: Logger) {}
@@ -30,6 +32,15 @@ export class MetadataStateMachine implements StateMachine {
   /** Raft index of the last record batch applied (0 before any); noop entries do not move it. */
   get appliedOffset(): number {
     return this.currentOffset;
+  }
+
+  /**
+   * Controller decisions this node has applied from the metadata log since it started (metrics):
+   * brokers fenced, and partitions given a new leader (PartitionChange records naming a leader >= 0).
+   * Entries replayed from the local log at start-up count too; a restored snapshot does not.
+   */
+  get eventCounts(): { brokerFencings: number; partitionLeaderElections: number } {
+    return { brokerFencings: this.fencings, partitionLeaderElections: this.leaderElections };
   }
 
   /** Entries that were not metadata record batches (e.g. raw `quorum propose` payloads). */
@@ -64,6 +75,10 @@ export class MetadataStateMachine implements StateMachine {
     // the throw stops the node (a bug, not an input error) and no half-applied decision is visible.
     this.currentImage = this.currentImage.applyAll(records);
     this.currentOffset = entry.index;
+    for (const record of records) {
+      if (record.type === 'FenceBroker') this.fencings += 1;
+      else if (record.type === 'PartitionChange' && record.leader !== undefined && record.leader >= 0) this.leaderElections += 1;
+    }
     this.publish();
   }
 

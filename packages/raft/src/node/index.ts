@@ -1,6 +1,6 @@
 // Public API of the Raft node driver (LevelDB storage, gRPC transport, real clock) around RaftCore.
 export { RaftNode, RAFT_NODE_DEFAULTS } from './raft-node.js';
-export type { RaftNodeOptions, RaftNodeEvents } from './raft-node.js';
+export type { RaftNodeOptions, RaftNodeEvents, RaftNodeCounters } from './raft-node.js';
 export type { StateMachine } from './state-machine.js';
 export type { QuorumView, QuorumReplicaView } from './quorum-view.js';
 export { quorumView } from './quorum-view.js';

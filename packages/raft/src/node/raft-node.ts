@@ -78,6 +78,11 @@ export interface RaftNodeEvents {
   error: [error: Error];
 }
 
+export interface RaftNodeCounters {
+  readonly leaderChanges: number;
+  readonly electionsStarted: number;
+}
+
 type NodeState = 'opened' | 'running' | 'stopping' | 'stopped' | 'failed';
 
 function positiveInteger(value: number, name: string): number {
@@ -114,6 +119,8 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
   private stopDone: Promise<void> | undefined;
 
   private softState: SoftState;
+  private leaderChanges = 0;
+  private electionsStarted = 0;
   private appliedIndex: number;
   private appliedTerm: number;
   private appliedSinceSnapshot = 0;
@@ -279,6 +286,15 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
     return this.core.status();
   }
 
+  /**
+   * Counters since this node opened (for metrics): times a new leader became known, and elections
+   * this node started (each a candidacy in a new term, as far as the soft-state changes show them;
+   * pre-votes that went nowhere are not counted).
+   */
+  counters(): RaftNodeCounters {
+    return { leaderChanges: this.leaderChanges, electionsStarted: this.electionsStarted };
+  }
+
   /** Stops the clock, finishes the Ready in progress, fails every wait, closes peer channels and LevelDB. */
   stop(): Promise<void> {
     this.stopDone ??= this.shutdown();
@@ -401,6 +417,10 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
   private onSoftState(next: SoftState): void {
     const previous = this.softState;
     this.softState = next;
+    if (next.leaderId !== NO_NODE && next.leaderId !== previous.leaderId) this.leaderChanges += 1;
+    // A new term in which this node is a candidate or the leader is one it started an election for
+    // (a single voter can go from follower to leader within one Ready, never showing as candidate).
+    if (next.term > previous.term && (next.role === 'candidate' || next.role === 'leader')) this.electionsStarted += 1;
     const fields = { term: next.term, leaderId: next.leaderId };
     // Info only for what an operator acts on; election attempts of a cut-off node would repeat every timeout.
     if (next.role === 'leader' && previous.role !== 'leader') this.log.info(fields, 'became leader');
