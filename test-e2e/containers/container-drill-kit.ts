@@ -8,6 +8,7 @@ import { expect, inject } from 'vitest';
 import { Runnel } from '@runnel/client';
 import type { Admin, PartitionMetadataView } from '@runnel/client';
 import { AckChecker, pollUntil } from '@runnel/cli';
+import { createBrokerClient, unaryCall } from '@runnel/protocol';
 import { clientLogger, partitionsOf, waitAllBrokersUnfenced } from '../drills/drill-kit.js';
 import type { DrillClients } from '../drills/drill-kit.js';
 import { ContainerCluster, DATA_DIR } from './container-cluster.js';
@@ -106,16 +107,20 @@ export async function waitLeaderMoved(admin: Admin, topic: string, partition: nu
 }
 
 /**
- * Waits until a broker of `askIds` (the majority side) says node `nodeId` is fenced. The answer must
- * come from one of them: an admin may be routed to any broker it learnt of, and a cut-off or paused
- * node still believes itself unfenced.
+ * Waits until every node of `askIds` (the majority side), asked directly, says node `nodeId` is
+ * fenced. Asked directly because an admin client may route the call to any broker it learnt of, and a
+ * cut-off node still believes itself unfenced.
  */
-export async function waitFencedPerMajority(admin: Admin, askIds: readonly number[], nodeId: number, timeoutMs = FAILOVER_WAIT_MS): Promise<boolean> {
-  return pollUntil(`node ${nodeId} fenced according to nodes ${askIds.join(',')}`, async () => {
-    const description = await admin.describeCluster().catch(() => undefined);
-    if (description === undefined || !askIds.includes(description.answeredBy)) return undefined;
-    return description.brokers.find((b) => b.nodeId === nodeId)?.fenced === true ? true : undefined;
-  }, { timeoutMs, intervalMs: 200 });
+export async function waitFencedPerMajority(cluster: ContainerCluster, askIds: readonly number[], nodeId: number, timeoutMs = FAILOVER_WAIT_MS): Promise<boolean> {
+  const clients = askIds.map((id) => createBrokerClient(cluster.externalEndpoint(id)));
+  try {
+    return await pollUntil(`node ${nodeId} fenced according to nodes ${askIds.join(',')}`, async () => {
+      const answers = await Promise.all(clients.map((client) => unaryCall(client, 'describeCluster', {}, 2_000).catch(() => undefined)));
+      return answers.every((a) => a?.brokers.find((b) => b.id === nodeId)?.fenced === true) ? true : undefined;
+    }, { timeoutMs, intervalMs: 200 });
+  } finally {
+    for (const client of clients) client.close();
+  }
 }
 
 /** A partition not led by the active controller, so the fault hits a partition leader only. */

@@ -73,7 +73,7 @@ describe.skipIf(DOCKER_UNAVAILABLE !== '')('container drill 3: network partition
         const moved = await waitLeaderMoved(majorityAdmin, TOPIC, partition, isolated);
         expect(moved.leaderEpoch).toBeGreaterThan(target.leaderEpoch);
         expect(majority).toContain(moved.leader);
-        fencedWhileIsolated = await waitFencedPerMajority(majorityAdmin, majority, isolated);
+        fencedWhileIsolated = await waitFencedPerMajority(cluster, majority, isolated);
         const ackedAtMove = load.acknowledged;
         await load.waitForMoreAcks(STEADY_ACKS, FAILOVER_WAIT_MS);
         ackedWhileIsolated = load.acknowledged - ackedAtMove;

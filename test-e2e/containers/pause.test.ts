@@ -40,7 +40,7 @@ describe.skipIf(DOCKER_UNAVAILABLE !== '')('container drill 2: docker pause a no
       try {
         const moved = await waitLeaderMoved(majorityAdmin, TOPIC, target.partitionId, paused);
         expect(moved.leaderEpoch).toBeGreaterThan(target.leaderEpoch);
-        fencedWhilePaused = await waitFencedPerMajority(majorityAdmin, majority, paused);
+        fencedWhilePaused = await waitFencedPerMajority(cluster, majority, paused);
         const ackedAtMove = load.acknowledged;
         await load.waitForMoreAcks(STEADY_ACKS, FAILOVER_WAIT_MS);
         ackedWhilePaused = load.acknowledged - ackedAtMove;
