@@ -23,9 +23,26 @@ export default defineConfig({
         test: {
           name: 'e2e',
           include: ['test-e2e/**/*.test.ts'],
+          exclude: ['test-e2e/containers/**', '**/node_modules/**'],
           testTimeout: 180_000,
           hookTimeout: 120_000,
           // Each e2e file runs its own cluster on fixed loopback ports: run files one at a time.
+          fileParallelism: false,
+          pool: 'forks',
+        },
+      },
+      {
+        extends: true,
+        test: {
+          // 3-node clusters as Docker containers (test-e2e/containers/). The global setup finds the
+          // Docker engine and builds the image; without an engine every file here is skipped with one
+          // message. The compose smoke test publishes 9092/9192/9292, like the dev cluster.
+          name: 'containers',
+          include: ['test-e2e/containers/**/*.test.ts'],
+          globalSetup: ['test-e2e/containers/global-setup.ts'],
+          env: { TESTCONTAINERS_RYUK_DISABLED: 'true' },
+          testTimeout: 240_000,
+          hookTimeout: 120_000,
           fileParallelism: false,
           pool: 'forks',
         },

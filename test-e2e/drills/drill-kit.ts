@@ -14,7 +14,7 @@ import type { LocalCluster, LocalClusterOptions } from '../harness/cluster.js';
 export const REPLICATION_FACTOR = 3;
 
 /** The drill's client log, next to the nodes' logs (debug level: retries and metadata refreshes). */
-function clientLogger(path: string): Logger {
+export function clientLogger(path: string): Logger {
   const write = (level: string) => (fields: Record<string, unknown>, msg: string): void => {
     appendFileSync(path, `${JSON.stringify({ level, time: new Date().toISOString(), ...fields, msg }, (_k, v: unknown) => (v instanceof Error ? { message: v.message } : v))}\n`);
   };
@@ -33,6 +33,9 @@ export interface Drill {
   readonly checker: AckChecker;
   close(): Promise<void>;
 }
+
+/** What the shared steps below need: the clients and the checker (process and container drills alike). */
+export type DrillClients = Pick<Drill, 'runnel' | 'admin' | 'checker'>;
 
 export async function startDrill(options: LocalClusterOptions, clientId: string): Promise<Drill> {
   const { cluster } = await startCluster(options);
@@ -77,7 +80,7 @@ export async function waitAllBrokersUnfenced(admin: Admin, count: number, timeou
   }, { timeoutMs, intervalMs: 200 });
 }
 
-export async function createTopic(drill: Drill, topic: string, partitions: number, configs: Record<string, string> = {}): Promise<PartitionMetadataView[]> {
+export async function createTopic(drill: DrillClients, topic: string, partitions: number, configs: Record<string, string> = {}): Promise<PartitionMetadataView[]> {
   await drill.admin.createTopics({
     topics: [{ topic, numPartitions: partitions, replicationFactor: REPLICATION_FACTOR, configEntries: Object.entries(configs).map(([name, value]) => ({ name, value })) }],
   });
@@ -85,7 +88,7 @@ export async function createTopic(drill: Drill, topic: string, partitions: numbe
 }
 
 /** Waits until every partition of `topic` has a leader and all replicas in its ISR. */
-export async function waitFullIsr(drill: Drill, topic: string, partitions: number, timeoutMs = ELECTION_WAIT_MS): Promise<PartitionMetadataView[]> {
+export async function waitFullIsr(drill: DrillClients, topic: string, partitions: number, timeoutMs = ELECTION_WAIT_MS): Promise<PartitionMetadataView[]> {
   return pollUntil(`every partition of ${topic} led, with a full ISR`, async () => {
     const list = await partitionsOf(drill.admin, topic).catch(() => []);
     return list.length === partitions && list.every((p) => p.leader > 0 && p.isr.length === REPLICATION_FACTOR) ? list : undefined;
@@ -98,7 +101,7 @@ export async function partitionsOf(admin: Admin, topic: string): Promise<Partiti
 }
 
 /** Starts a keyed, acks=all, idempotent load that reports to the drill's checker. */
-export async function startLoad(drill: Drill, options: Omit<ProducerLoadOptions, 'runnel' | 'checker'>): Promise<ProducerLoad> {
+export async function startLoad(drill: DrillClients, options: Omit<ProducerLoadOptions, 'runnel' | 'checker'>): Promise<ProducerLoad> {
   const load = new ProducerLoad({ runnel: drill.runnel, checker: drill.checker, ...options });
   await load.start();
   return load;
@@ -111,7 +114,7 @@ export interface Tail {
   stop(): Promise<void>;
 }
 
-export async function startTail(drill: Drill, topic: string, partitions: number): Promise<Tail> {
+export async function startTail(drill: DrillClients, topic: string, partitions: number): Promise<Tail> {
   const consumer = drill.runnel.consumer({ autoOffsetReset: 'earliest' });
   await consumer.connect();
   consumer.assign(Array.from({ length: partitions }, (_, partition) => ({ topic, partition })), { fromBeginning: true });
@@ -130,7 +133,7 @@ export async function startTail(drill: Drill, topic: string, partitions: number)
  * Reads every partition of `topics` back and asserts the checker finds nothing wrong; with `tail`,
  * also that the consumer which read through the fault saw the same log, without crashing.
  */
-export async function expectEveryAckReadBackOnce(drill: Drill, topics: readonly string[], tail?: Tail): Promise<AckCheckReport> {
+export async function expectEveryAckReadBackOnce(drill: DrillClients, topics: readonly string[], tail?: Tail): Promise<AckCheckReport> {
   const records = await readBack(drill.runnel, topics, { timeoutMs: 60_000 });
   const report = drill.checker.check(records);
   expect(report.ok, formatAckCheckReport(report)).toBe(true);
