@@ -75,6 +75,9 @@ const CLIENT_CHANNEL_OPTIONS = Object.freeze({
   'grpc.keepalive_time_ms': KEEPALIVE_TIME_MS,
   'grpc.keepalive_timeout_ms': KEEPALIVE_TIMEOUT_MS,
   'grpc.keepalive_permit_without_calls': 0,
+  // Its own subchannels: a channel dropped for a stuck connection attempt must not hand the same
+  // stuck subchannel to its replacement (grpc-js shares subchannels through a global pool).
+  'grpc.use_local_subchannel_pool': 1,
 });
 
 /** Connection pool plus metadata cache. Internal to the client: users reach it through Runnel. */
@@ -139,8 +142,15 @@ export class Cluster {
         if (state === grpc.connectivityState.READY) return resolve();
         if (state === grpc.connectivityState.TRANSIENT_FAILURE || state === grpc.connectivityState.SHUTDOWN) return fail('is unreachable');
         channel.watchConnectivityState(state, deadlineMs, (error?: Error) => {
-          if (error === undefined) check();
-          else fail(`did not complete a connection within ${CONNECT_TIMEOUT_MS} ms`, error);
+          if (error === undefined) return check();
+          // grpc-js puts no deadline on connection setup: an attempt whose SYNs were dropped stays
+          // CONNECTING for the kernel's retry budget (about 2 min), even once the network is back.
+          // Dropping the channel makes the next call start a fresh connection.
+          if (channel.getConnectivityState(false) === grpc.connectivityState.CONNECTING && this.clients.get(address) === client) {
+            this.clients.delete(address);
+            client.close();
+          }
+          fail(`did not complete a connection within ${CONNECT_TIMEOUT_MS} ms`, error);
         });
       };
       check();

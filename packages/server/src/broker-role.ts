@@ -116,7 +116,11 @@ export function startBrokerRole(options: BrokerRoleOptions): BrokerRole {
       return { ok: true, isr: response.isr, partitionEpoch: response.partitionEpoch };
     },
   };
-  const transport = new GrpcFetchTransport((brokerId) => clientAddress(stateMachine.image, brokerId));
+  const transport = new GrpcFetchTransport((brokerId) => clientAddress(stateMachine.image, brokerId), {
+    onChannelReplaced: ({ leaderId, address, connectingForMs }) => {
+      logger.warn({ leaderId, address, connectingForMs }, 'connection to the leader stuck while connecting: replaced the channel');
+    },
+  });
   const replicaManager = new ReplicaManager({
     brokerId: config.nodeId,
     logDir: config.dataDir,

@@ -45,8 +45,8 @@ export class ControllerChannel {
 
   constructor(private readonly options: ControllerChannelOptions) {
     if (options.voters.size === 0) throw new RangeError('a controller channel needs at least one voter');
-    this.controllers = new ControllerEndpoints(options.voters);
     this.log = options.logger.child({ component: 'controller-channel' });
+    this.controllers = new ControllerEndpoints(options.voters, (info) => this.log.warn(info, 'controller connection stuck while connecting: replaced the channel'));
     this.callTimeoutMs = options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
     this.retryBackoffMs = options.retryBackoffMs ?? DEFAULT_RETRY_BACKOFF_MS;
   }
@@ -69,11 +69,13 @@ export class ControllerChannel {
         response = await unaryCall(this.controllers.clientFor(target.endpoint), method, request, Math.min(this.callTimeoutMs, remainingMs));
       } catch (error) {
         lastError = error;
+        this.controllers.noteFailure(target.endpoint);
         this.log.debug({ err: error, method, controllerId: target.id, endpoint: target.endpoint }, 'controller call failed; trying the next voter');
         this.target = undefined;
         await sleep(Math.min(this.retryBackoffMs, Math.max(0, deadline - Date.now())));
         continue;
       }
+      this.controllers.noteSuccess(target.endpoint);
       const hint = notControllerHint(response);
       if (hint === undefined) {
         this.target = target;

@@ -92,7 +92,7 @@ export class BrokerLifecycle extends EventEmitter<BrokerLifecycleEvents> {
     this.heartbeatIntervalMs = options.heartbeatIntervalMs ?? BROKER_LIFECYCLE_DEFAULTS.heartbeatIntervalMs;
     this.requestTimeoutMs = options.requestTimeoutMs ?? BROKER_LIFECYCLE_DEFAULTS.requestTimeoutMs;
     this.retryBackoffMs = options.retryBackoffMs ?? BROKER_LIFECYCLE_DEFAULTS.retryBackoffMs;
-    this.controllers = new ControllerEndpoints(options.controllers);
+    this.controllers = new ControllerEndpoints(options.controllers, (info) => this.log.warn(info, 'controller connection stuck while connecting: replaced the channel'));
   }
 
   get state(): BrokerLifecycleState {
@@ -175,10 +175,12 @@ export class BrokerLifecycle extends EventEmitter<BrokerLifecycleEvents> {
         outcome = this.current.registered ? await this.heartbeat(client) : await this.register(client);
       } catch (error) {
         // Unreachable or silent: the next attempt asks the next voter.
+        this.controllers.noteFailure(target.endpoint);
         this.log.debug({ err: error, controllerId: target.id, endpoint: target.endpoint }, 'controller call failed');
         this.target = undefined;
         return false;
       }
+      this.controllers.noteSuccess(target.endpoint);
       if (outcome.errorCode === ErrorCode.NONE) {
         this.target = target;
         if (this.current.controllerId !== target.id) {

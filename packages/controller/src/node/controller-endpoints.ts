@@ -1,6 +1,8 @@
 // How a broker finds the active controller: the voters in turn, and one reused gRPC channel per
 // controller endpoint it has talked to (a NOT_CONTROLLER hint may name one outside the voter list).
-import { createControllerClient } from '@runnel/protocol';
+// Channels are PeerChannels: callers report failures, and a connection attempt stuck behind a healed
+// network partition is replaced instead of keeping the broker fenced for the kernel's SYN retries.
+import { PeerChannel, createControllerClient } from '@runnel/protocol';
 import type { ControllerClient } from '@runnel/protocol';
 
 export interface ControllerTarget {
@@ -10,11 +12,14 @@ export interface ControllerTarget {
 
 export class ControllerEndpoints {
   private readonly voterIds: number[];
-  private readonly clients = new Map<string, ControllerClient>();
+  private readonly channels = new Map<string, PeerChannel<ControllerClient>>();
   private nextVoter = 0;
 
   /** `voters`: voter id -> host:port of its controller listener. */
-  constructor(private readonly voters: ReadonlyMap<number, string>) {
+  constructor(
+    private readonly voters: ReadonlyMap<number, string>,
+    private readonly onChannelReplaced?: (info: { address: string; connectingForMs: number }) => void,
+  ) {
     if (voters.size === 0) throw new RangeError('at least one controller voter is needed');
     this.voterIds = [...voters.keys()].sort((a, b) => a - b);
   }
@@ -28,16 +33,31 @@ export class ControllerEndpoints {
 
   /** The channel to `endpoint`, created on first use and reused after. */
   clientFor(endpoint: string): ControllerClient {
-    let client = this.clients.get(endpoint);
-    if (client === undefined) {
-      client = createControllerClient(endpoint);
-      this.clients.set(endpoint, client);
+    let channel = this.channels.get(endpoint);
+    if (channel === undefined) {
+      channel = new PeerChannel<ControllerClient>({
+        address: endpoint,
+        create: (target, extra) => createControllerClient(target, extra),
+        nowMs: Date.now,
+        ...(this.onChannelReplaced === undefined ? {} : { onReplaced: this.onChannelReplaced }),
+      });
+      this.channels.set(endpoint, channel);
     }
-    return client;
+    return channel.client;
+  }
+
+  /** A call to `endpoint` failed (unreachable or timed out). */
+  noteFailure(endpoint: string): void {
+    this.channels.get(endpoint)?.noteFailure();
+  }
+
+  /** A call to `endpoint` was answered. */
+  noteSuccess(endpoint: string): void {
+    this.channels.get(endpoint)?.noteSuccess();
   }
 
   close(): void {
-    for (const client of this.clients.values()) client.close();
-    this.clients.clear();
+    for (const channel of this.channels.values()) channel.close();
+    this.channels.clear();
   }
 }

@@ -8,7 +8,7 @@
 
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { ErrorCode, RunnelError, createRaftClient, unaryCall } from '@runnel/protocol';
+import { ErrorCode, PeerChannel, RunnelError, createRaftClient, unaryCall } from '@runnel/protocol';
 import type { RaftBatch, RaftBatchAck, RaftClient } from '@runnel/protocol';
 import type { Message, NodeId } from '../core/types.js';
 import type { Clock } from './clock.js';
@@ -110,15 +110,22 @@ class PeerSender {
   private readonly failureLog: RateLimitedLog;
   private readonly dropLog: RateLimitedLog;
   private readonly pending = new Set<Promise<void>>();
+  /** The channel to the peer, replaced when a connection attempt hangs (a healed partition; see PeerChannel). */
+  private readonly channel: PeerChannel<RaftClient>;
 
   constructor(
     readonly id: NodeId,
     readonly address: string,
-    private readonly client: RaftClient,
     private readonly options: Required<Omit<GrpcTransportOptions, 'peers' | 'clock'>>,
     clock: Clock,
     private readonly log: Logger,
   ) {
+    this.channel = new PeerChannel<RaftClient>({
+      address,
+      create: (target, extra) => createRaftClient(target, extra),
+      nowMs: () => clock.nowMs(),
+      onReplaced: ({ connectingForMs }) => this.log.warn({ peer: id, address, connectingForMs }, 'raft peer connection stuck while connecting: replaced the channel'),
+    });
     this.failureLog = new RateLimitedLog(clock, options.failureLogIntervalMs);
     this.dropLog = new RateLimitedLog(clock, options.failureLogIntervalMs);
   }
@@ -150,7 +157,7 @@ class PeerSender {
   async close(): Promise<void> {
     this.queue.length = 0;
     await Promise.allSettled([...this.pending]);
-    this.client.close();
+    this.channel.close();
   }
 
   private pump(): void {
@@ -159,7 +166,7 @@ class PeerSender {
       const request: RaftBatch = { clusterId: this.options.clusterId, messages: messages.map(messageToProto), senderEndpoint: this.options.selfEndpoint };
       this.inflight++;
       this.sentCalls++;
-      const call = unaryCall(this.client, 'deliver', request, this.options.rpcTimeoutMs).then(
+      const call = unaryCall(this.channel.client, 'deliver', request, this.options.rpcTimeoutMs).then(
         (ack) => this.onAck(ack),
         (error: unknown) => this.onFailure(error),
       );
@@ -189,6 +196,7 @@ class PeerSender {
   }
 
   private onAck(ack: RaftBatchAck): void {
+    this.channel.noteSuccess();
     if (ack.errorCode === ErrorCode.NONE) {
       if (this.failureStreak > 0) {
         this.log.debug({ peer: this.id, address: this.address, failedCalls: this.failureStreak }, 'raft peer reachable again');
@@ -209,6 +217,7 @@ class PeerSender {
   }
 
   private onFailure(error: unknown): void {
+    this.channel.noteFailure();
     this.failedCalls++;
     this.failureStreak++;
     const suppressed = this.failureLog.admit();
@@ -250,7 +259,7 @@ export class GrpcTransport implements RaftTransport {
     this.unknownPeerLog = new RateLimitedLog(clock, resolved.failureLogIntervalMs);
     for (const [id, address] of options.peers) {
       if (id === options.selfId) continue;
-      this.senders.set(id, new PeerSender(id, address, createRaftClient(address), resolved, clock, this.log));
+      this.senders.set(id, new PeerSender(id, address, resolved, clock, this.log));
     }
   }
 
@@ -282,7 +291,7 @@ export class GrpcTransport implements RaftTransport {
     if (this.closed || endpoint === '' || peer === this.resolved.selfId) return;
     if (this.senders.has(peer) || this.learnedPeers >= this.resolved.maxLearnedPeers) return;
     this.learnedPeers++;
-    this.senders.set(peer, new PeerSender(peer, endpoint, createRaftClient(endpoint), this.resolved, this.clock, this.log));
+    this.senders.set(peer, new PeerSender(peer, endpoint, this.resolved, this.clock, this.log));
     this.log.info({ peer, endpoint }, 'learned endpoint of a raft peer');
   }
 
