@@ -6,8 +6,10 @@ export default defineConfig({
   resolve: { conditions: ['source'] },
   ssr: { resolve: { conditions: ['source'] } },
   test: {
-    // One file at a time across both projects: the e2e clusters run on 2-second broker sessions
-    // and must not share the two cores with the seeded simulations (a starved broker gets fenced).
+    // One file at a time, and one project after the other (sequence.groupOrder: vitest otherwise runs
+    // projects side by side): the e2e clusters run on 2-second broker sessions and must not share the
+    // two cores with the seeded simulations or with the container clusters (a starved broker gets
+    // fenced), and e2e files bind fixed loopback ports.
     fileParallelism: false,
     projects: [
       {
@@ -15,6 +17,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['packages/*/src/**/*.test.ts'],
+          sequence: { groupOrder: 0 },
           testTimeout: 30_000,
         },
       },
@@ -23,10 +26,13 @@ export default defineConfig({
         test: {
           name: 'e2e',
           include: ['test-e2e/**/*.test.ts'],
+          sequence: { groupOrder: 1 },
           exclude: ['test-e2e/containers/**', '**/node_modules/**'],
           testTimeout: 180_000,
           hookTimeout: 120_000,
-          // Each e2e file runs its own cluster on fixed loopback ports: run files one at a time.
+          // Each e2e file runs its own cluster on fixed loopback ports: run files one at a time. The
+          // ports stay below 32768, Linux's ephemeral range, so no outgoing connection or port-0
+          // listener can hold one when a node binds it.
           fileParallelism: false,
           pool: 'forks',
         },
@@ -39,6 +45,7 @@ export default defineConfig({
           // message. The compose smoke test publishes 9092/9192/9292, like the dev cluster.
           name: 'containers',
           include: ['test-e2e/containers/**/*.test.ts'],
+          sequence: { groupOrder: 2 },
           globalSetup: ['test-e2e/containers/global-setup.ts'],
           env: { TESTCONTAINERS_RYUK_DISABLED: 'true' },
           testTimeout: 240_000,

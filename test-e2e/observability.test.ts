@@ -11,7 +11,7 @@ import { Runnel } from '@runnel/client';
 import { readBack } from '@runnel/cli';
 import { ELECTION_WAIT_MS, LocalCluster, pollUntil } from './harness/cluster.js';
 
-const BASE_PORT = 38_093;
+const BASE_PORT = 25_093;
 const TOPIC = 'observed';
 const RECORDS = 200;
 const PROXY_CONNECTIONS_MAX = 64;

@@ -28,7 +28,7 @@ describe('drill 2: SIGKILL the active controller', () => {
   let drill: Drill;
 
   beforeAll(async () => {
-    drill = await startDrill({ basePort: 33_593 }, 'drill-kill-controller');
+    drill = await startDrill({ basePort: 21_593 }, 'drill-kill-controller');
   });
 
   afterAll(async () => {

@@ -16,7 +16,7 @@ describe('drill 1: SIGKILL the leader of a busy partition', () => {
   let drill: Drill;
 
   beforeAll(async () => {
-    drill = await startDrill({ basePort: 33_093 }, 'drill-kill-leader');
+    drill = await startDrill({ basePort: 21_093 }, 'drill-kill-leader');
   });
 
   afterAll(async () => {

@@ -33,7 +33,7 @@ describe('drill 5: SIGKILL two of three nodes', () => {
   let drill: Drill;
 
   beforeAll(async () => {
-    drill = await startDrill({ basePort: 35_093 }, 'drill-lose-majority');
+    drill = await startDrill({ basePort: 23_093 }, 'drill-lose-majority');
   });
 
   afterAll(async () => {

@@ -31,7 +31,7 @@ describe('drill 4: rolling restart of every node with SIGTERM', () => {
   let drill: Drill;
 
   beforeAll(async () => {
-    drill = await startDrill({ basePort: 34_593, env: { RUNNEL_LEADER_IMBALANCE_CHECK_INTERVAL_SECONDS: String(LEADER_IMBALANCE_CHECK_INTERVAL_SECONDS) } }, 'drill-rolling');
+    drill = await startDrill({ basePort: 22_593, env: { RUNNEL_LEADER_IMBALANCE_CHECK_INTERVAL_SECONDS: String(LEADER_IMBALANCE_CHECK_INTERVAL_SECONDS) } }, 'drill-rolling');
   });
 
   afterAll(async () => {

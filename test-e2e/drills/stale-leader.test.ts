@@ -26,7 +26,7 @@ describe('drill 3: SIGSTOP a partition leader past the session timeout, then SIG
   beforeAll(async () => {
     // Default client settings: requests already on the wire to the paused leader must not hold the
     // producers for their whole deadline (client keepalive ends them).
-    drill = await startDrill({ basePort: 34_093 }, 'drill-stale-leader');
+    drill = await startDrill({ basePort: 22_093 }, 'drill-stale-leader');
   });
 
   afterAll(async () => {

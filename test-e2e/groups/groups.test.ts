@@ -59,7 +59,7 @@ describe('consumer groups on a 3-node cluster', () => {
   const describeWorkers = (): string => workers.map((w) => w.describe()).join('\n');
 
   beforeAll(async () => {
-    ({ cluster } = await startCluster({ basePort: 37_093 }));
+    ({ cluster } = await startCluster({ basePort: 24_093 }));
     brokers = cluster.nodeIds.map((id) => cluster.brokerEndpoint(id));
     runnel = new Runnel({ brokers, clientId: 'e2e-groups' });
     const admin = runnel.admin();
