@@ -6,7 +6,7 @@ export { ReplicaFetcher } from './manager/replica-fetcher.js';
 export type { FetchTransport, FollowerPartitionHandle, ReplicaFetcherOptions } from './manager/replica-fetcher.js';
 export { FetchWaiters } from './manager/fetch-waiters.js';
 export { EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, CONSUMER_REPLICA_ID } from './manager/messages.js';
-export { brokerServiceHandlers } from './server/broker-service.js';
+export { brokerServiceHandlers, withPipelines } from './server/broker-service.js';
 export type { BrokerServiceOptions } from './server/broker-service.js';
 export { metadataResponse, brokersOf } from './server/metadata-response.js';
 export type { ClusterIdentity } from './server/metadata-response.js';

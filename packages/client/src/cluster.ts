@@ -3,8 +3,8 @@
 // from any broker, cached, and refreshed when a response says the cache is stale.
 
 import * as grpc from '@grpc/grpc-js';
-import { RunnelError, createBrokerClient, unaryCall } from '@runnel/protocol';
-import type { BrokerClient, MetadataResponse, RequestOf, ResponseOf, UnaryMethodName } from '@runnel/protocol';
+import { Pipeline, RunnelError, createBrokerClient, unaryCall } from '@runnel/protocol';
+import type { BrokerClient, FetchRequest, FetchResponse, MetadataResponse, ProduceRequest, ProduceResponse, RequestOf, ResponseOf, UnaryMethodName } from '@runnel/protocol';
 import type { Clock, Logger } from './logger.js';
 import { retry } from './retry.js';
 import type { ResolvedRetryOptions, RetryCallOptions, Sleep } from './retry.js';
@@ -81,10 +81,16 @@ const CLIENT_CHANNEL_OPTIONS = Object.freeze({
 });
 
 /** Connection pool plus metadata cache. Internal to the client: users reach it through Runnel. */
+interface BrokerPipelines {
+  readonly produce: Pipeline<ProduceRequest, ProduceResponse>;
+  readonly fetch: Pipeline<FetchRequest, FetchResponse>;
+}
+
 export class Cluster {
   readonly options: ClusterOptions;
   readonly logger: Logger;
   private readonly clients = new Map<string, BrokerClient>();
+  private readonly pipelines = new WeakMap<BrokerClient, BrokerPipelines>();
   private brokers = new Map<number, BrokerNode>();
   private topics = new Map<string, TopicInfo>();
   private readonly trackedTopics = new Set<string>();
@@ -174,14 +180,45 @@ export class Cluster {
   }
 
   /**
-   * Like call(), but `signal` cancels the RPC: a consumer's long poll must end at stop() instead
-   * of holding shutdown for maxWaitMs. A cancelled call rejects with NETWORK_EXCEPTION.
+   * Produce to broker `brokerId`, no retry: pipelined with the other produce requests to that broker
+   * on one long-lived stream (Kafka's in-flight requests on one connection), not a unary call each.
    */
-  async callCancellable<K extends BrokerMethod>(brokerId: number, method: K, request: RequestOf<BrokerClient[K]>, timeoutMs: number, signal: AbortSignal): Promise<ResponseOf<BrokerClient[K]>> {
+  async produce(brokerId: number, request: ProduceRequest, timeoutMs: number): Promise<ProduceResponse> {
     const address = this.addressOf(brokerId);
     const client = this.client(address);
     await this.connected(address, client);
-    return this.watch(address, unaryCall(client, method, request, timeoutMs, signal));
+    return this.watch(address, this.pipelinesOf(address, client).produce.call(request, timeoutMs));
+  }
+
+  /** Fetch from broker `brokerId`, pipelined like produce(); `signal` drops the long poll (NETWORK_EXCEPTION). */
+  async fetch(brokerId: number, request: FetchRequest, timeoutMs: number, signal: AbortSignal): Promise<FetchResponse> {
+    const address = this.addressOf(brokerId);
+    const client = this.client(address);
+    await this.connected(address, client);
+    return this.watch(address, this.pipelinesOf(address, client).fetch.call(request, timeoutMs, signal));
+  }
+
+  /** The pipelines on `client`'s channel, made on first use; a replaced channel gets new ones. */
+  private pipelinesOf(address: string, client: BrokerClient): BrokerPipelines {
+    let pipelines = this.pipelines.get(client);
+    if (pipelines === undefined) {
+      pipelines = {
+        produce: new Pipeline<ProduceRequest, ProduceResponse>({
+          open: () => client.produceStream(),
+          unary: (request, timeoutMs) => unaryCall(client, 'produce', request, timeoutMs),
+          method: 'produce',
+          target: address,
+        }),
+        fetch: new Pipeline<FetchRequest, FetchResponse>({
+          open: () => client.fetchStream(),
+          unary: (request, timeoutMs, signal) => unaryCall(client, 'fetch', request, timeoutMs, signal),
+          method: 'fetch',
+          target: address,
+        }),
+      };
+      this.pipelines.set(client, pipelines);
+    }
+    return pipelines;
   }
 
   /** The address of broker `brokerId`; LEADER_NOT_AVAILABLE (stale metadata) when it is not known. */
@@ -339,7 +376,12 @@ export class Cluster {
   /** Closes every channel; later calls fail with NETWORK_EXCEPTION. */
   close(): void {
     this.closed = true;
-    for (const client of this.clients.values()) client.close();
+    for (const client of this.clients.values()) {
+      const pipelines = this.pipelines.get(client);
+      pipelines?.produce.close();
+      pipelines?.fetch.close();
+      client.close();
+    }
     this.clients.clear();
   }
 }

@@ -617,7 +617,7 @@ export class Consumer<K = Buffer, V = Buffer> extends EventEmitter {
     const request = { replicaId: -1, replicaEpoch: 0, maxWaitMs: this.maxWaitMs, minBytes: this.minBytes, maxBytes: this.maxBytes, isolationLevel: 0, topics };
     let response;
     try {
-      response = await this.cluster.callCancellable(leader, 'fetch', request, this.maxWaitMs + this.cluster.options.requestTimeoutMs, this.abort.signal);
+      response = await this.cluster.fetch(leader, request, this.maxWaitMs + this.cluster.options.requestTimeoutMs, this.abort.signal);
     } catch (error) {
       if (!this.running) return;
       const failure = asRunnelError(error);

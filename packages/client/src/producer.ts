@@ -598,7 +598,7 @@ export class Producer<K = RawValue, V = RawValue> {
     // Through a promise so that a synchronous throw (channel closed, broker gone from metadata)
     // fails these batches like any other request error instead of escaping the timer callback.
     Promise.resolve()
-      .then(() => this.cluster.callBroker(brokerId, 'produce', request, this.ackTimeoutMs + this.cluster.options.requestTimeoutMs))
+      .then(() => this.cluster.produce(brokerId, request, this.ackTimeoutMs + this.cluster.options.requestTimeoutMs))
       .then(
         (response) => {
           endAttempts();

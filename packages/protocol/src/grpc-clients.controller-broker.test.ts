@@ -130,10 +130,13 @@ describe('Controller and Broker clients against a real server on 127.0.0.1', () 
       ['AllocateProducerIds', 'AlterConfigs', 'AlterPartition', 'BrokerHeartbeat', 'CreatePartitions', 'CreateTopics', 'DeleteTopics', 'RegisterBroker'].sort(),
     );
     expect(Object.keys(BROKER_SERVICE).sort()).toEqual(
-      ['AlterConfigs', 'CreatePartitions', 'CreateTopics', 'DeleteTopics', 'DescribeCluster', 'Fetch', 'InitProducerId', 'ListOffsets', 'Metadata', 'OffsetsForLeaderEpoch', 'Produce'].sort(),
+      ['AlterConfigs', 'CreatePartitions', 'CreateTopics', 'DeleteTopics', 'DescribeCluster', 'Fetch', 'InitProducerId', 'ListOffsets', 'Metadata', 'OffsetsForLeaderEpoch', 'Produce', 'ProduceStream', 'FetchStream'].sort(),
     );
     expect(CONTROLLER_SERVICE['RegisterBroker']?.path).toBe('/runnel.v1.Controller/RegisterBroker');
     expect(BROKER_SERVICE['Produce']?.path).toBe('/runnel.v1.Broker/Produce');
+    for (const method of ['ProduceStream', 'FetchStream']) {
+      expect([BROKER_SERVICE[method]?.requestStream, BROKER_SERVICE[method]?.responseStream]).toEqual([true, true]);
+    }
   });
 
   it('Controller.RegisterBroker round-trips repeated sub-messages, uint64 and the controller hint', async () => {

@@ -3,6 +3,7 @@ import { serviceConstructor } from './proto-loader.js';
 import { RunnelError } from './errors.js';
 import { enableServerNoDelay } from './server-nodelay.js';
 import type { ErrorCodeName } from './errors.js';
+import type { Envelope, Reply } from './pipeline.js';
 import type { RaftBatch, RaftBatchAck } from './raft-messages.js';
 import type {
   DescribeQuorumRequest,
@@ -110,6 +111,9 @@ export interface BrokerClient extends grpc.Client {
   deleteTopics: UnaryMethod<DeleteTopicsRequest, DeleteTopicsResponse>;
   createPartitions: UnaryMethod<CreatePartitionsRequest, CreatePartitionsResponse>;
   alterConfigs: UnaryMethod<AlterConfigsRequest, AlterConfigsResponse>;
+  /** Produce and Fetch pipelined on one long-lived stream (see pipeline.ts). */
+  produceStream(): grpc.ClientDuplexStream<Envelope<ProduceRequest>, Reply<ProduceResponse>>;
+  fetchStream(): grpc.ClientDuplexStream<Envelope<FetchRequest>, Reply<FetchResponse>>;
 }
 
 /** runnel.v1.GroupCoordinator: consumer groups and committed offsets, on the broker listener. */
@@ -123,8 +127,9 @@ export interface GroupCoordinatorClient extends grpc.Client {
   deleteGroups: UnaryMethod<DeleteGroupsRequest, DeleteGroupsResponse>;
 }
 
+/** The unary methods of client C (a stream method takes no request, so `() => ...` rules it out). */
 export type UnaryMethodName<C> = {
-  [K in keyof C]: C[K] extends UnaryMethod<infer _Req, infer _Res> ? K : never;
+  [K in keyof C]: C[K] extends UnaryMethod<infer _Req, infer _Res> ? (C[K] extends () => unknown ? never : K) : never;
 }[keyof C];
 export type RequestOf<M> = M extends UnaryMethod<infer Req, infer _Res> ? Req : never;
 export type ResponseOf<M> = M extends UnaryMethod<infer _Req, infer Res> ? Res : never;
@@ -139,7 +144,11 @@ export type ServiceHandlers<C> = {
   [K in UnaryMethodName<C>]: grpc.handleUnaryCall<RequestOf<C[K]>, ResponseOf<C[K]>>;
 };
 export type ControllerServiceHandlers = ServiceHandlers<ControllerClient>;
-export type BrokerServiceHandlers = ServiceHandlers<BrokerClient>;
+/** The Broker service: its unary methods, and Produce and Fetch pipelined on streams (pipelineHandler). */
+export type BrokerServiceHandlers = ServiceHandlers<BrokerClient> & {
+  produceStream: grpc.handleBidiStreamingCall<Envelope<ProduceRequest>, Reply<ProduceResponse>>;
+  fetchStream: grpc.handleBidiStreamingCall<Envelope<FetchRequest>, Reply<FetchResponse>>;
+};
 export type GroupCoordinatorServiceHandlers = ServiceHandlers<GroupCoordinatorClient>;
 
 const RAFT_CONSTRUCTOR = serviceConstructor('Raft');
@@ -292,7 +301,8 @@ export function unaryCall<C extends grpc.Client, K extends UnaryMethodName<C>>(
   });
 }
 
-function toRunnelError(error: grpc.ServiceError, method: string, target: string, deadlineMs: number): RunnelError {
+/** A gRPC failure as the RunnelError unaryCall rejects with. */
+export function toRunnelError(error: grpc.ServiceError, method: string, target: string, deadlineMs: number): RunnelError {
   const statusName = grpc.status[error.code] ?? String(error.code);
   const timeoutNote = error.code === grpc.status.DEADLINE_EXCEEDED ? ` (deadline ${deadlineMs} ms)` : '';
   return new RunnelError(

@@ -5,6 +5,7 @@
 // call. Fetch latency includes the long-poll wait (max_wait_ms), as Kafka's FetchConsumer time does.
 import * as grpc from '@grpc/grpc-js';
 import { errorInfo } from '@runnel/protocol';
+import { withPipelines } from '@runnel/broker';
 import type { BrokerServiceHandlers, FetchRequest, FetchResponse, ListOffsetsResponse, ProduceRequest, ProduceResponse } from '@runnel/protocol';
 import { Counter, Histogram } from 'prom-client';
 import type { Registry } from 'prom-client';
@@ -142,9 +143,12 @@ function timed<Req, Res>(
   };
 }
 
-/** The Broker handlers with request metrics on Produce, Fetch, Metadata and ListOffsets. */
+/**
+ * The Broker handlers with request metrics on Produce, Fetch, Metadata and ListOffsets, whether
+ * they arrive as unary calls or pipelined on ProduceStream and FetchStream.
+ */
 export function instrumentBrokerHandlers(handlers: BrokerServiceHandlers, metrics: BrokerRequestMetrics): BrokerServiceHandlers {
-  return {
+  return withPipelines({
     ...handlers,
     produce: timed(metrics, handlers.produce, () => 'produce', (_kind, request, response) => {
       produceErrors(metrics, response);
@@ -156,5 +160,5 @@ export function instrumentBrokerHandlers(handlers: BrokerServiceHandlers, metric
       listOffsetsErrors(metrics, response);
       return 0;
     }),
-  };
+  });
 }

@@ -6,7 +6,7 @@
 // controller, so any broker is a bootstrap server; InitProducerId hands out ids from blocks the
 // controller allocates (epoch 0: per-producer sequence tracking comes with idempotence later).
 import * as grpc from '@grpc/grpc-js';
-import { ErrorCode, RunnelError } from '@runnel/protocol';
+import { ErrorCode, RunnelError, pipelineHandler } from '@runnel/protocol';
 import type { BrokerServiceHandlers, InitProducerIdResponse } from '@runnel/protocol';
 import type { Logger } from 'pino';
 import type { ReplicaManager } from '../manager/replica-manager.js';
@@ -46,6 +46,11 @@ function unimplemented(method: string): Partial<grpc.StatusObject> {
   return { code: grpc.status.UNIMPLEMENTED, details: `${method} is not served by this broker yet` };
 }
 
+/** The handlers with ProduceStream and FetchStream serving each message with `unary`'s Produce and Fetch. */
+export function withPipelines(unary: Omit<BrokerServiceHandlers, 'produceStream' | 'fetchStream'>): BrokerServiceHandlers {
+  return { ...unary, produceStream: pipelineHandler(unary.produce), fetchStream: pipelineHandler(unary.fetch) };
+}
+
 export function brokerServiceHandlers(options: BrokerServiceOptions): BrokerServiceHandlers {
   const { replicaManager: manager } = options;
   const log = options.logger.child({ component: 'broker-service', brokerId: manager.brokerId });
@@ -73,7 +78,7 @@ export function brokerServiceHandlers(options: BrokerServiceOptions): BrokerServ
       );
   }
 
-  return {
+  return withPipelines({
     metadata: (call, callback) => serve('Metadata', call.request, metadataRequestProblem, callback, (request) => metadataResponse(manager.image, request, options)),
     produce: (call, callback) => serve('Produce', call.request, produceRequestProblem, callback, (request) => manager.produce(request)),
     fetch: (call, callback) => {
@@ -152,7 +157,7 @@ export function brokerServiceHandlers(options: BrokerServiceOptions): BrokerServ
       serve('AlterConfigs', call.request, () => undefined, callback, (request) =>
         controller.call('alterConfigs', request, forwardTimeoutMs(0)).catch((err: unknown) => ({ ...failure(err), controller: null })));
     },
-  };
+  });
 
   function forwardTimeoutMs(requestedMs: number): number {
     return requestedMs > 0 ? requestedMs + ADMIN_FORWARD_SLACK_MS : (options.adminTimeoutMs ?? ADMIN_TIMEOUT_MS_DEFAULT);
