@@ -46,6 +46,10 @@ describe('Consumer against the fake cluster', () => {
       expect(mine[0]?.timestamp).toBe(1_700_000_000_000);
       expect(mine[0]?.key?.toString()).toBe('k0');
     }
+    // Every fetch to a broker was pipelined on one stream to it.
+    const fetchedFrom = new Set(h.fake.fetchCalls.map((call) => call.brokerId));
+    expect(h.fake.streamsOpened.fetch).toBe(fetchedFrom.size);
+    expect(h.fake.fetchCalls.length).toBeGreaterThan(fetchedFrom.size);
   });
 
   it('reads what the producer wrote: keys, values and headers', async () => {

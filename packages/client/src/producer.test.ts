@@ -16,6 +16,9 @@ describe('Producer against the fake cluster', () => {
     expect(first).toEqual([0, 1, 2].map((offset) => ({ topic: 't', partition: 0, offset })));
     expect(second).toEqual([{ topic: 't', partition: 0, offset: 3 }]);
     expect(h.fake.records('t', 0).map((r) => r.value?.toString())).toEqual(['a', 'b', 'c', 'd']);
+    // Both requests were pipelined on one stream, not a unary call each.
+    expect(h.fake.produceCalls).toHaveLength(2);
+    expect(h.fake.streamsOpened.produce).toBe(1);
     await producer.disconnect();
   });
 

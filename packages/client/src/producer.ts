@@ -4,12 +4,13 @@
 // maxInFlightRequests ready batches back to back: the broker appends a partition's data at once,
 // at consecutive offsets, so one request moves as much as several.
 //
-// Order per partition. gRPC does not keep requests in order: calls on one channel are HTTP/2
-// streams, and a large message held back by flow control is overtaken by a later one. So a
+// Order per partition. Produce requests to one broker travel in order on one pipelined stream
+// (cluster.produce), and the broker starts them in arrival order; but when the stream breaks, every
+// request on it fails at once and a resend can land after a later request on the new stream (and a
+// broker without the stream gets unary calls, which HTTP/2 flow control may reorder). So a
 // non-idempotent producer keeps one request per partition on the wire. An idempotent producer may
-// put up to maxInFlightRequests requests of a partition on the wire while they are small (together
-// under one HTTP/2 flow-control window), which is what keeps latency low at moderate rates; and if
-// one is overtaken anyway, the sequence numbers keep order: the broker appends a batch only right
+// put up to maxInFlightRequests requests of a partition on the wire, which is what keeps latency low
+// at moderate rates; and if one is overtaken anyway, the sequence numbers keep order: the broker appends a batch only right
 // after its predecessor, so when one batch fails retriably or arrives late the later ones come back
 // OUT_OF_ORDER_SEQUENCE_NUMBER and are resent after it, in order, with the same sequences. A
 // resent batch goes alone, once nothing else of its partition is on the wire.
@@ -110,7 +111,9 @@ const SEQUENCE_MODULUS = 2 ** 31;
 
 /**
  * Bytes of a partition's requests that may be on the wire together. HTTP/2's default flow-control
- * window is 64 KiB: below it nothing holds a message back, so requests arrive in the order sent.
+ * window is 64 KiB: below it nothing holds a message back, so requests arrive in the order sent even
+ * as unary calls (a broker without the pipelined stream); on the stream it also bounds what one
+ * broken stream sends back for resending.
  */
 const PIPELINE_BYTES_MAX = 64 * 1024;
 

@@ -1,8 +1,8 @@
 import * as fs from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BROKER_SERVICE, ErrorCode, createBrokerClient, decodeRecordBatch, serverOptions } from '@runnel/protocol';
-import type { BrokerClient, FetchResponse, MetadataResponse, ProduceResponse } from '@runnel/protocol';
+import { BROKER_SERVICE, ErrorCode, Pipeline, createBrokerClient, decodeRecordBatch, serverOptions } from '@runnel/protocol';
+import type { BrokerClient, FetchRequest, FetchResponse, MetadataResponse, ProduceRequest, ProduceResponse } from '@runnel/protocol';
 import { ReplicaManager } from '../manager/replica-manager.js';
 import type { AlterPartitionSender } from '../manager/replica-manager.js';
 import { CommittingController, TOPIC, batch, buildImage, quietLogger, tempDir, waitFor } from '../manager/manager-test-kit.js';
@@ -104,5 +104,40 @@ describe('broker-service over gRPC', () => {
     const refused = await call<unknown, ProduceResponse>(client, 'produce', { acks: 1, timeoutMs: 1000, topics: [{ name: TOPIC, partitions: [{ partition: 0, records: corrupt }] }] });
     expect(refused.topics[0]?.partitions[0]?.errorCode).toBe(ErrorCode.CORRUPT_MESSAGE);
     expect(leader.describe()[0]?.logEndOffset).toBe(2);
+  });
+
+  it('serves produce and fetch pipelined on ProduceStream and FetchStream with the same checks as the unary calls', async () => {
+    const controller = new CommittingController();
+    const leader = await broker(1, controller);
+    const { server, port } = await listen(brokerServiceHandlers({ replicaManager: leader, logger: quietLogger(), clusterId: 'test-cluster', controllerId: () => 1, metadataOffset: () => 7 }));
+    cleanups.push(() => new Promise<void>((resolve) => server.tryShutdown(() => resolve())));
+    await leader.applyMetadata(buildImage({ brokers: [1], partitions: [{ replicas: [1], isr: [1], leader: 1, leaderEpoch: 2 }], ports: new Map([[1, port]]) }));
+    const client = createBrokerClient(`127.0.0.1:${port}`);
+    cleanups.push(() => client.close());
+    const target = `127.0.0.1:${port}`;
+    const produce = new Pipeline<ProduceRequest, ProduceResponse>({ open: () => client.produceStream(), unary: () => Promise.reject(new Error('unary not expected')), method: 'produce', target });
+    const fetch = new Pipeline<FetchRequest, FetchResponse>({ open: () => client.fetchStream(), unary: () => Promise.reject(new Error('unary not expected')), method: 'fetch', target });
+    cleanups.push(() => produce.close());
+    cleanups.push(() => fetch.close());
+
+    // A long poll waiting for data, then three produce requests in flight together on one stream.
+    const longPoll = fetch.call({ replicaId: -1, replicaEpoch: 0, maxWaitMs: 5_000, minBytes: 1, maxBytes: 0, isolationLevel: 0, topics: [{ name: TOPIC, partitions: [{ partition: 0, currentLeaderEpoch: 2, fetchOffset: 0, lastFetchedEpoch: -1, logStartOffset: -1, partitionMaxBytes: 0, flushedOffset: -1 }] }] }, 10_000);
+    const sends = ['a', 'b', 'c'].map((value) => produce.call({ acks: 1, timeoutMs: 1_000, topics: [{ name: TOPIC, partitions: [{ partition: 0, records: batch([value]) }] }] }, 10_000));
+    const answers = await Promise.all(sends);
+    expect(answers.map((answer) => answer.topics[0]?.partitions[0]?.baseOffset)).toEqual([0, 1, 2]);
+    const polled = (await longPoll).topics[0]?.partitions[0];
+    expect(polled?.errorCode).toBe(ErrorCode.NONE);
+    expect(decodeRecordBatch(polled?.records ?? Buffer.alloc(0), 0).records.map((r) => Buffer.from(r.value ?? []).toString())).toEqual(['a']);
+
+    // A malformed request fails alone with the unary call's status; a corrupt batch gets its Kafka code; the stream goes on.
+    await expect(produce.call({ acks: 5, timeoutMs: 1_000, topics: [] }, 10_000)).rejects.toMatchObject({ codeName: 'INVALID_REQUEST' });
+    const corrupt = batch(['x']);
+    corrupt[corrupt.length - 1] = (corrupt[corrupt.length - 1] ?? 0) ^ 0x01;
+    const refused = await produce.call({ acks: 1, timeoutMs: 1_000, topics: [{ name: TOPIC, partitions: [{ partition: 0, records: corrupt }] }] }, 10_000);
+    expect(refused.topics[0]?.partitions[0]?.errorCode).toBe(ErrorCode.CORRUPT_MESSAGE);
+    const stale = await fetch.call({ replicaId: -1, replicaEpoch: 0, maxWaitMs: 0, minBytes: 0, maxBytes: 0, isolationLevel: 0, topics: [{ name: TOPIC, partitions: [{ partition: 0, currentLeaderEpoch: 1, fetchOffset: 0, lastFetchedEpoch: -1, logStartOffset: -1, partitionMaxBytes: 0, flushedOffset: -1 }] }] }, 10_000);
+    expect(stale.topics[0]?.partitions[0]?.errorCode).toBe(ErrorCode.FENCED_LEADER_EPOCH);
+    expect(leader.describe()[0]?.logEndOffset).toBe(3);
+    expect([produce.usesUnary, fetch.usesUnary]).toEqual([false, false]);
   });
 });

@@ -9,7 +9,7 @@
 // INVALID_PRODUCER_EPOCH; one refused batch refuses the partition's whole request data.
 
 import * as grpc from '@grpc/grpc-js';
-import { BROKER_SERVICE, ErrorCode, decodeRecordBatch, errorInfo, iterateBatches, serverOptions, stampBatch } from '@runnel/protocol';
+import { BROKER_SERVICE, ErrorCode, pipelineHandler, decodeRecordBatch, errorInfo, iterateBatches, serverOptions, stampBatch } from '@runnel/protocol';
 import type { BrokerServiceHandlers, DecodedRecord, ErrorCodeName, FetchPartitionResponse, MetadataResponse, ProducePartitionResponse } from '@runnel/protocol';
 
 interface StoredBatch {
@@ -92,6 +92,8 @@ export class FakeCluster {
   readonly fetchCalls: FetchCall[] = [];
   metadataCalls = 0;
   initProducerIdCalls = 0;
+  /** Pipelined streams the clients opened (Produce and Fetch otherwise arrive as unary calls). */
+  readonly streamsOpened = { produce: 0, fetch: 0 };
   private readonly servers: FakeBrokerServer[] = [];
   private readonly injected: InjectedError[] = [];
   private readonly appendWaiters = new Set<() => void>();
@@ -106,7 +108,7 @@ export class FakeCluster {
     const cluster = new FakeCluster();
     for (let id = 1; id <= (options.brokerCount ?? 1); id++) {
       const server = new grpc.Server(serverOptions());
-      server.addService(BROKER_SERVICE, cluster.handlers(id));
+      server.addService(BROKER_SERVICE, cluster.withPipelines(cluster.handlers(id)));
       const port = await new Promise<number>((resolve, reject) => {
         server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, boundPort) => (error === null ? resolve(boundPort) : reject(error)));
       });
@@ -276,7 +278,22 @@ export class FakeCluster {
     return this.servers.map((s) => ({ id: s.id, host: '127.0.0.1', port: s.port, rack: '', fenced: false }));
   }
 
-  private handlers(brokerId: number): BrokerServiceHandlers {
+  /** Produce and Fetch also served pipelined on their streams, as a real broker does. */
+  private withPipelines(handlers: Omit<BrokerServiceHandlers, 'produceStream' | 'fetchStream'>): grpc.UntypedServiceImplementation {
+    const produce = pipelineHandler(handlers.produce);
+    const fetch = pipelineHandler(handlers.fetch);
+    const produceStream: typeof produce = (stream) => {
+      this.streamsOpened.produce += 1;
+      produce(stream);
+    };
+    const fetchStream: typeof fetch = (stream) => {
+      this.streamsOpened.fetch += 1;
+      fetch(stream);
+    };
+    return { ...handlers, produceStream, fetchStream } as grpc.UntypedServiceImplementation;
+  }
+
+  private handlers(brokerId: number): Omit<BrokerServiceHandlers, 'produceStream' | 'fetchStream'> {
     const code = (name: ErrorCodeName): number => ErrorCode[name];
     return {
       metadata: (call, callback) => {
