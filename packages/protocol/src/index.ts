@@ -38,7 +38,7 @@ export type * from './broker-messages.js';
 export type * from './group-messages.js';
 export { PeerChannel, PEER_CONNECT_TIMEOUT_MS_DEFAULT } from './peer-channel.js';
 export type { PeerChannelOptions } from './peer-channel.js';
-export { Pipeline, pipelineHandler } from './pipeline.js';
+export { PIPELINE_IN_FLIGHT_MAX, Pipeline, pipelineHandler } from './pipeline.js';
 export type { Envelope, PipelineOptions, Reply } from './pipeline.js';
 export { ErrorCode, errorInfo, isErrorCodeName, RunnelError } from './errors.js';
 export type { ErrorCodeName, ErrorInfo, RunnelErrorOptions } from './errors.js';

@@ -35,7 +35,7 @@ interface ServerStats {
   unaryFetches: number;
 }
 
-async function startServer(withStreams: boolean): Promise<{ server: grpc.Server; address: string; stats: ServerStats }> {
+async function startServer(withStreams: boolean, inFlightMax?: number): Promise<{ server: grpc.Server; address: string; stats: ServerStats }> {
   const stats: ServerStats = { streamsOpened: 0, cancelled: [], unaryFetches: 0 };
   const fetch: grpc.handleUnaryCall<FetchRequest, FetchResponse> = (call, callback) => {
     const { replicaId, maxWaitMs } = call.request;
@@ -55,7 +55,7 @@ async function startServer(withStreams: boolean): Promise<{ server: grpc.Server;
       fetch(call, callback);
     },
   };
-  const streamed = pipelineHandler(fetch);
+  const streamed = pipelineHandler(fetch, inFlightMax);
   const handlers = withStreams
     ? {
         ...unaryOnly,
@@ -217,6 +217,29 @@ describe('Pipeline against a peer without the stream method (an older version)',
       expect(stats.unaryFetches).toBe(3);
       const refused = await rejection(pipeline.call(fetchRequest(REFUSED_REPLICA_ID, 0), 5_000));
       expect(refused.codeName).toBe('INVALID_REQUEST');
+      pipeline.close();
+    } finally {
+      client.close();
+      server.forceShutdown();
+    }
+  });
+});
+
+describe('pipelineHandler bounds the requests in flight on one stream', () => {
+  it('refuses a request beyond the bound with a retriable error and serves the others', async () => {
+    const { server, address } = await startServer(true, 2);
+    const client = createBrokerClient(address);
+    try {
+      const pipeline = pipelineTo(client, address);
+      const first = pipeline.call(fetchRequest(81, 200), 5_000);
+      const second = pipeline.call(fetchRequest(82, 200), 5_000);
+      const refused = await rejection(pipeline.call(fetchRequest(83, 0), 5_000));
+      expect(refused.codeName).toBe('NETWORK_EXCEPTION');
+      expect(refused.retriable).toBe(true);
+      expect(refused.message).toContain('2 requests already in flight on this stream');
+      expect((await Promise.all([first, second])).map(echoOf)).toEqual([81, 82]);
+      // Once they are answered there is room again, on the same stream.
+      expect(echoOf(await pipeline.call(fetchRequest(84, 0), 5_000))).toBe(84);
       pipeline.close();
     } finally {
       client.close();

@@ -30,6 +30,13 @@ export interface Reply<Res> {
 type CancelListener = () => void;
 
 /**
+ * Requests one stream may have in flight on the server; more are refused with UNAVAILABLE (retriable)
+ * rather than queued, so one client cannot make a broker hold unbounded work (Kafka bounds its
+ * request queue the same way, queued.max.requests). Runnel's own clients stay far below it.
+ */
+export const PIPELINE_IN_FLIGHT_MAX = 4_096;
+
+/**
  * The part of a unary call a Runnel handler uses: its request and the 'cancelled' event (a long
  * poll ends when its caller is gone).
  */
@@ -45,7 +52,7 @@ interface PipelinedCall<Req> {
  * still being served see 'cancelled'; when the client half-closes, the stream ends after the last
  * answer.
  */
-export function pipelineHandler<Req, Res>(unary: grpc.handleUnaryCall<Req, Res>): grpc.handleBidiStreamingCall<Envelope<Req>, Reply<Res>> {
+export function pipelineHandler<Req, Res>(unary: grpc.handleUnaryCall<Req, Res>, inFlightMax = PIPELINE_IN_FLIGHT_MAX): grpc.handleBidiStreamingCall<Envelope<Req>, Reply<Res>> {
   return (stream) => {
     const live = new Set<PipelinedCall<Req>>();
     let broken = false;
@@ -69,6 +76,10 @@ export function pipelineHandler<Req, Res>(unary: grpc.handleUnaryCall<Req, Res>)
       const correlationId = envelope.correlationId;
       if (envelope.request === null || envelope.request === undefined) {
         stream.write({ correlationId, status: grpc.status.INVALID_ARGUMENT, statusDetails: 'envelope without a request', response: null });
+        return;
+      }
+      if (live.size >= inFlightMax) {
+        stream.write({ correlationId, status: grpc.status.UNAVAILABLE, statusDetails: `${inFlightMax} requests already in flight on this stream`, response: null });
         return;
       }
       const call: PipelinedCall<Req> = {
